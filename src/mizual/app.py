@@ -1,0 +1,129 @@
+"""The FastAPI application: routers, middleware, error mapping, and the runtime's lifetime."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mizual import __version__
+from mizual.deps import Rules
+from mizual.edits.router import router as edits_router
+from mizual.errors import MizualError, RateLimited
+from mizual.feedback.router import router as feedback_router
+from mizual.kit.bodylimit import BodySizeLimit
+from mizual.ops.debug import router as debug_router
+from mizual.ops.router import router as ops_router
+from mizual.runtime import Runtime, build_runtime
+from mizual.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# JSON and base64 overhead on top of the largest image accepted.
+_BODY_OVERHEAD_BYTES = 64 * 1024
+
+
+def create_app(settings: Settings, *, with_workers: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = build_runtime(settings, with_workers=with_workers)
+        app.state.runtime = runtime
+        runtime.edits.recover_unfinished()
+        try:
+            yield
+        finally:
+            runtime.close()
+
+    app = FastAPI(
+        title="Mizual",
+        version=__version__,
+        description="Edit images with natural-language prompts. Submit with `POST /edit-image/`, "
+        "then follow the edit at its `polling_url` until `is_complete` or `is_error`.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.rules = Rules(settings)
+    app.state.started_at = datetime.now(UTC)
+    app.include_router(edits_router)
+    app.include_router(feedback_router)
+    app.include_router(ops_router)
+    app.include_router(debug_router)
+    install_error_handlers(app)
+    max_body = settings.max_upload_bytes * 4 // 3 + _BODY_OVERHEAD_BYTES
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=max_body,
+        advice=f"Images may be at most {settings.max_upload_bytes / 1024 / 1024:.1f} MiB.",
+    )
+    return app
+
+
+def error_body(code: str, detail: str) -> dict[str, Any]:
+    return {"error": code, "detail": detail}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(MizualError)
+    async def domain_error(_request: Request, exc: MizualError) -> JSONResponse:
+        headers: dict[str, str] = {}
+        if isinstance(exc, RateLimited):
+            headers = {
+                "Retry-After": str(exc.retry_after),
+                "RateLimit-Limit": str(exc.limit),
+                "RateLimit-Remaining": str(exc.remaining),
+                "RateLimit-Reset": str(exc.retry_after),
+            }
+        return JSONResponse(
+            error_body(exc.code, exc.message), status_code=exc.status_code, headers=headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for error in exc.errors():
+            location = ".".join(str(part) for part in error["loc"] if part != "body")
+            message = error["msg"]
+            if error["type"] == "json_invalid":
+                message = "the request body is not valid JSON"
+            problems.append(f"{location}: {message}" if location else message)
+        return JSONResponse(
+            error_body("invalid_input", "; ".join(problems) or "invalid request"),
+            status_code=422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(
+            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        request_id = uuid.uuid4().hex[:16]
+        logger.error(
+            "request %s %s failed (request id %s)",
+            request.method, request.url.path, request_id, exc_info=exc,
+        )
+        return JSONResponse(
+            {
+                **error_body(
+                    "internal_error",
+                    "Something went wrong on our side. If it keeps happening, report the "
+                    "request id.",
+                ),
+                "request_id": request_id,
+            },
+            status_code=500,
+        )
+
+
+__all__ = ["Runtime", "create_app"]

@@ -1,0 +1,73 @@
+"""The `mizual` command: serve (embedded) and migrate."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from mizual.settings import ConfigurationError, Settings, load_settings
+
+app = typer.Typer(help="Mizual: AI image editing with natural-language prompts.", no_args_is_help=True)
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ConfigurationError as exc:
+        typer.echo(f"mizual: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on [env: HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on [env: PORT]")] = None,
+) -> None:
+    """Run everything in one process: API, workers, SQLite and local images (embedded mode)."""
+    import uvicorn
+
+    from mizual.app import create_app
+    from mizual.kit.db.engine import build_engine
+    from mizual.kit.db.migrate import upgrade
+    from mizual.logs import configure_logging
+
+    # A person trying Mizual out gets the preview profile: room for dozens of edits.
+    os.environ.setdefault("ENVIRONMENT", "preview")
+    settings = _settings(host=host, port=port)
+    configure_logging(settings.log_level)
+    engine = build_engine(settings)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    typer.echo(f"Mizual is serving at {settings.base_url} (API docs at {settings.base_url}/docs)")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=10,
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema to the latest version."""
+    from mizual.kit.db.engine import build_engine
+    from mizual.kit.db.migrate import upgrade
+    from mizual.logs import configure_logging
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    engine = build_engine(settings)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    typer.echo(f"database is up to date ({settings.database_backend})")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,60 @@
+"""Request dependencies shared by the routers: the runtime, the client's address, rate limits."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from mizual.kit.ratelimit import Rule
+from mizual.runtime import Runtime
+from mizual.settings import Settings
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+ClientIp = Annotated[str, Depends(client_ip)]
+
+
+class Rules:
+    """Every rate limit, per endpoint, with the reference's values."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.edit_daily = Rule.of(
+            "edit_daily", f"{settings.rate_limit_daily_images}/day",
+            f"at most {settings.rate_limit_daily_images} edits a day are allowed per client",
+        )
+        self.edit_burst = Rule.of(
+            "edit_burst", f"1/{max(settings.rate_limit_burst_seconds, 1)} seconds",
+            f"only one edit every {settings.rate_limit_burst_seconds} seconds is allowed",
+        )
+        self.status = Rule.of(
+            "status", f"{settings.rate_limit_status_checks_per_minute}/minute",
+            f"at most {settings.rate_limit_status_checks_per_minute} status checks a minute",
+        )
+        self.feedback = Rule.of("feedback", "5/minute", "at most 5 feedback messages a minute")
+        self.chain = Rule.of("chain", "10/minute", "at most 10 chain look-ups a minute")
+        self.debug_db_schema = Rule.of("debug_db_schema", "5/minute", "at most 5 a minute")
+        self.debug_cache_stats = Rule.of("debug_cache_stats", "5/minute", "at most 5 a minute")
+        self.debug_db_performance = Rule.of(
+            "debug_db_performance", "3/minute", "at most 3 a minute"
+        )
+
+
+def rate_limit(rule_name: str) -> object:
+    def spend(request: Request) -> None:
+        runtime = get_runtime(request)
+        rules: Rules = request.app.state.rules
+        runtime.limiter.hit(getattr(rules, rule_name), client_ip(request))
+
+    return Depends(spend)

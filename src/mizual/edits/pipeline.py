@@ -1,0 +1,228 @@
+"""Runs an edit through its stages: records each stage, retries per policy, resumes after a crash.
+
+The same `Pipeline.run` serves the in-process queue (embedded) and the Celery task (distributed).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from uuid import UUID
+
+import pyvips
+
+from mizual.edits.repository import EditRecord
+from mizual.edits.service import EditService
+from mizual.edits.stages import (
+    COMPLETED_STAGE,
+    FAILED_STAGE,
+    PIPELINE,
+    RETRY_POLICY,
+    STAGE_FAILURE_MESSAGES,
+    EditStatus,
+    ProcessingError,
+    Stage,
+)
+from mizual.kit import imaging
+from mizual.kit.db.tables import utcnow
+from mizual.kit.storage.base import ObjectNotFound, StorageError
+from mizual.providers.editing.base import EditingError, EditingProvider, EditRequest
+from mizual.providers.prompting.base import PromptEnhancer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Work:
+    """What one run carries between stages; rebuilt from the database on a re-run."""
+
+    record: EditRecord
+    original: bytes | None = None
+    edited: pyvips.Image | None = None
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        service: EditService,
+        editor: EditingProvider,
+        enhancer: PromptEnhancer,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.service = service
+        self.editor = editor
+        self.enhancer = enhancer
+        self.sleep = sleep
+        self._stages: dict[Stage, Callable[[_Work], None]] = {
+            Stage.INITIALIZATION: self._initialize,
+            Stage.ENHANCING_PROMPT: self._enhance_prompt,
+            Stage.FETCHING_IMAGE: self._fetch_image,
+            Stage.AI_PROCESSING: self._edit_image,
+            Stage.UPLOADING_RESULT: self._upload_result,
+            Stage.COMPLETION: self._complete,
+        }
+
+    def run(self, edit_uuid: UUID) -> None:
+        repository = self.service.repository
+        record = repository.start_attempt(edit_uuid)
+        if record is None:
+            logger.info("edit %s: nothing to do (finished or unknown)", edit_uuid)
+            return
+        work = _Work(record)
+        for stage in PIPELINE:
+            if self._already_done(stage, work.record):
+                continue
+            work.record = self._enter(work.record, stage)
+            started = time.perf_counter()
+            try:
+                self._run_with_retries(stage, work)
+            except ProcessingError as exc:
+                self._fail(work.record, stage, exc)
+                return
+            self._record_timing(work, stage, time.perf_counter() - started)
+
+    @staticmethod
+    def _already_done(stage: Stage, record: EditRecord) -> bool:
+        if stage == Stage.ENHANCING_PROMPT:
+            return record.enhanced_prompt is not None
+        if stage in (Stage.FETCHING_IMAGE, Stage.AI_PROCESSING, Stage.UPLOADING_RESULT):
+            return record.result_key is not None
+        return False
+
+    def _enter(self, record: EditRecord, stage: Stage) -> EditRecord:
+        updated = self.service.repository.update(record.uuid, processing_stage=stage.value)
+        assert updated is not None
+        self.service.publish(updated)
+        return updated
+
+    def _run_with_retries(self, stage: Stage, work: _Work) -> None:
+        policy = RETRY_POLICY[stage]
+        retry = 0
+        while True:
+            try:
+                self._stages[stage](work)
+                return
+            except ProcessingError as exc:
+                error = exc
+            except Exception as exc:  # an unexpected bug or outage: retry, then fail safely
+                logger.exception("edit %s: %s raised unexpectedly", work.record.uuid, stage)
+                error = ProcessingError(
+                    STAGE_FAILURE_MESSAGES[stage], retryable=True, detail=repr(exc)
+                )
+            if not error.retryable or retry >= policy.max_retries:
+                raise error
+            retry += 1
+            delay = policy.delay_before(retry)
+            logger.warning(
+                "edit %s: %s failed (%s); retry %d/%d in %.1fs",
+                work.record.uuid, stage, error.detail, retry, policy.max_retries, delay,
+            )
+            self.sleep(delay)
+
+    def _record_timing(self, work: _Work, stage: Stage, seconds: float) -> None:
+        if stage == Stage.COMPLETION:
+            return  # recorded with the completion itself
+        timings = {**(work.record.stage_timings or {}), stage.value: round(seconds * 1000, 2)}
+        updated = self.service.repository.update(work.record.uuid, stage_timings=timings)
+        assert updated is not None
+        work.record = updated
+
+    def _fail(self, record: EditRecord, stage: Stage, error: ProcessingError) -> None:
+        logger.error("edit %s: failed at %s: %s", record.uuid, stage, error.detail)
+        updated = self.service.repository.update(
+            record.uuid,
+            status=EditStatus.FAILED,
+            processing_stage=FAILED_STAGE,
+            error_stage=stage.value,
+            error_message=error.message,
+            finished_at=utcnow(),
+        )
+        if updated is not None:
+            self.service.publish(updated)
+
+    # Stages ------------------------------------------------------------------------------------
+
+    def _initialize(self, work: _Work) -> None:
+        if not self.service.storage.exists(work.record.original_key):
+            raise ProcessingError(
+                "The original image of this edit is missing. Please upload it again.",
+                retryable=False,
+                detail=f"original {work.record.original_key} not in storage",
+            )
+
+    def _enhance_prompt(self, work: _Work) -> None:
+        original = self._load_original(work)
+        enhanced = self.enhancer.enhance(prompt=work.record.prompt, image=original)
+        updated = self.service.repository.update(
+            work.record.uuid, enhanced_prompt=enhanced.prompt, prompt_note=enhanced.note
+        )
+        assert updated is not None
+        work.record = updated
+
+    def _fetch_image(self, work: _Work) -> None:
+        self._load_original(work)
+
+    def _load_original(self, work: _Work) -> bytes:
+        if work.original is None:
+            try:
+                work.original = self.service.storage.get(work.record.original_key)
+            except ObjectNotFound as exc:
+                raise ProcessingError(
+                    "The original image of this edit is missing. Please upload it again.",
+                    retryable=False, detail=str(exc),
+                ) from exc
+            except StorageError as exc:
+                raise ProcessingError(
+                    STAGE_FAILURE_MESSAGES[Stage.FETCHING_IMAGE], retryable=True, detail=str(exc)
+                ) from exc
+        return work.original
+
+    def _edit_image(self, work: _Work) -> None:
+        request = EditRequest(
+            image=self._load_original(work),
+            prompt=work.record.prompt,
+            enhanced_prompt=work.record.enhanced_prompt,
+        )
+        try:
+            outcome = self.editor.edit(request)
+        except EditingError as exc:
+            raise ProcessingError(exc.user_message, retryable=exc.retryable, detail=str(exc)) from exc
+        work.edited = outcome.image
+
+    def _upload_result(self, work: _Work) -> None:
+        assert work.edited is not None
+        try:
+            encoded = imaging.encode_result(work.edited)
+        except pyvips.Error as exc:
+            raise ProcessingError(
+                STAGE_FAILURE_MESSAGES[Stage.AI_PROCESSING], retryable=False, detail=str(exc)
+            ) from exc
+        key = self.service.result_key(work.record.uuid, encoded.extension)
+        try:
+            self.service.storage.put(key, encoded.data, content_type=encoded.content_type)
+        except StorageError as exc:
+            raise ProcessingError(
+                STAGE_FAILURE_MESSAGES[Stage.UPLOADING_RESULT], retryable=True, detail=str(exc)
+            ) from exc
+        updated = self.service.repository.update(
+            work.record.uuid, result_key=key, edited_image_url=self.service.storage.url(key)
+        )
+        assert updated is not None
+        work.record = updated
+
+    def _complete(self, work: _Work) -> None:
+        updated = self.service.repository.update(
+            work.record.uuid,
+            status=EditStatus.COMPLETED,
+            processing_stage=COMPLETED_STAGE,
+            finished_at=utcnow(),
+            error_message=None,
+            error_stage=None,
+        )
+        assert updated is not None
+        work.record = updated
+        self.service.publish(updated)
+        logger.info("edit %s: completed", updated.uuid)

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from mizual.deps import ClientIp, Rules, RuntimeDep, rate_limit
+from mizual.edits.schemas import EditCreateResponse, EditImageRequest, EditStatusView
+
+router = APIRouter(tags=["edits"])
+
+
+@router.post("/edit-image/", response_model=EditCreateResponse)
+def edit_image(
+    body: EditImageRequest, request: Request, runtime: RuntimeDep, client: ClientIp
+) -> EditCreateResponse:
+    """Submit an image and a prompt; returns at once with the id to follow the edit by."""
+    rules: Rules = request.app.state.rules
+    if runtime.settings.burst_protection_enabled:
+        runtime.limiter.hit(rules.edit_burst, client)
+    # Only accepted edits count against the daily allowance: a rejected upload costs nothing.
+    runtime.limiter.check(rules.edit_daily, client)
+    record = runtime.edits.submit(
+        prompt=body.prompt, image=body.image, parent_edit_id=body.parent_edit_uuid
+    )
+    runtime.limiter.spend(rules.edit_daily, client)
+    return EditCreateResponse(edit_id=str(record.uuid), polling_url=f"/edit/{record.uuid}")
+
+
+@router.get(
+    "/edit/{edit_uuid}", response_model=EditStatusView, dependencies=[rate_limit("status")]
+)
+def edit_status(edit_uuid: str, runtime: RuntimeDep) -> dict[str, Any]:
+    """The edit's stage, progress and, once completed, the result URL."""
+    return runtime.edits.status(edit_uuid)
+
+
+@router.get("/chain/{edit_uuid}", dependencies=[rate_limit("chain")])
+def edit_chain(edit_uuid: str, runtime: RuntimeDep) -> dict[str, Any]:
+    """Every edit of the chain through this one, positions 1..n."""
+    return runtime.edits.chain(edit_uuid)

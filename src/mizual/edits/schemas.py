@@ -1,0 +1,96 @@
+"""Request and response shapes of the edits API (fields as in the reference, plus ours)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, Field
+
+from mizual.edits.stages import (
+    FAILED_STAGE,
+    PROGRESS_PERCENT,
+    STAGE_MESSAGES,
+    EditStatus,
+)
+
+if TYPE_CHECKING:
+    from mizual.edits.repository import EditRecord
+    from mizual.kit.storage.base import Storage
+
+
+class EditImageRequest(BaseModel):
+    prompt: str = Field(
+        max_length=20_000,
+        description="What to change, in plain English (at most 1000 characters after cleaning).",
+        examples=["make it black and white"],
+    )
+    image: str | None = Field(
+        default=None,
+        description="The image as a data URL (data:image/jpeg;base64,...) or bare base64. "
+        "May be omitted when parent_edit_uuid is given: the parent's result is then edited.",
+    )
+    parent_edit_uuid: str | None = Field(
+        default=None, max_length=100, description="A completed edit to continue from."
+    )
+
+
+class EditCreateResponse(BaseModel):
+    edit_id: str
+    polling_url: str
+
+
+class EditStatusView(BaseModel):
+    uuid: str
+    status: str
+    processing_stage: str | None
+    message: str
+    progress_percent: int
+    is_complete: bool
+    is_error: bool
+    edited_image_url: str | None
+    created_at: datetime
+    # Ours, beyond the reference's fields:
+    prompt: str
+    enhanced_prompt: str | None
+    original_image_url: str
+    error_stage: str | None
+    updated_at: datetime
+    finished_at: datetime | None
+    stage_timings_ms: dict[str, float]
+    chain_position: int | None
+    parent_edit_uuid: str | None
+
+    @classmethod
+    def from_record(cls, record: EditRecord, *, storage: Storage) -> EditStatusView:
+        failed = record.status == EditStatus.FAILED
+        stage = record.processing_stage or "pending"
+        if failed:
+            message = record.error_message or "Your edit failed. Please try again."
+            progress = PROGRESS_PERCENT.get(record.error_stage or "", 0)
+        else:
+            message = STAGE_MESSAGES.get(stage, "Working on your edit...")
+            progress = PROGRESS_PERCENT.get(stage, 0)
+        completed = record.status == EditStatus.COMPLETED
+        return cls(
+            uuid=str(record.uuid),
+            status=record.status,
+            processing_stage=FAILED_STAGE if failed else stage,
+            message=message,
+            progress_percent=progress,
+            is_complete=completed,
+            is_error=failed,
+            edited_image_url=storage.url(record.result_key)
+            if completed and record.result_key
+            else None,
+            created_at=record.created_at,
+            prompt=record.prompt,
+            enhanced_prompt=record.enhanced_prompt,
+            original_image_url=storage.url(record.original_key),
+            error_stage=record.error_stage,
+            updated_at=record.updated_at,
+            finished_at=record.finished_at,
+            stage_timings_ms=record.stage_timings or {},
+            chain_position=record.chain_position,
+            parent_edit_uuid=str(record.parent_edit_uuid) if record.parent_edit_uuid else None,
+        )

@@ -1,0 +1,198 @@
+"""The rules of edits: what may be submitted, how chains grow, what a client sees of an edit."""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+import uuid as uuid_module
+from typing import Any
+from uuid import UUID
+
+from mizual.edits.repository import EditRecord, EditRepository
+from mizual.edits.schemas import EditStatusView
+from mizual.edits.stages import EditStatus
+from mizual.errors import ChainTooLong, Conflict, InvalidInput, NotFound
+from mizual.kit import imaging
+from mizual.kit.cache import Cache
+from mizual.kit.dataurl import decode_image_payload
+from mizual.kit.queue.base import JobQueue
+from mizual.kit.storage.base import Storage
+from mizual.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+MAX_PROMPT_CHARS = 1000
+STATUS_TTL_SECONDS = 30
+_CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def parse_edit_id(value: str, *, field: str = "edit id") -> UUID:
+    """Only the canonical 8-4-4-4-12 form: one edit, one spelling (and one cache key)."""
+    if not _CANONICAL_UUID.fullmatch(value):
+        raise InvalidInput(
+            f"{field}: {value[:60]!r} is not a valid edit id; expected a UUID such as "
+            "550e8400-e29b-41d4-a716-446655440000"
+        )
+    return UUID(value)
+
+
+def clean_prompt(prompt: str) -> str:
+    text = unicodedata.normalize("NFC", prompt)
+    text = " ".join(_CONTROL.sub(" ", text).split())
+    if not text:
+        raise InvalidInput("prompt: the prompt is empty; describe the edit, e.g. 'make it brighter'")
+    if len(text) > MAX_PROMPT_CHARS:
+        raise InvalidInput(
+            f"prompt: the prompt is {len(text)} characters long; at most {MAX_PROMPT_CHARS} "
+            "are accepted"
+        )
+    return text
+
+
+class EditService:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        repository: EditRepository,
+        storage: Storage,
+        cache: Cache,
+        queue: JobQueue | None = None,
+    ) -> None:
+        self.settings = settings
+        self.repository = repository
+        self.storage = storage
+        self.cache = cache
+        self.queue = queue
+        self._prefix = f"{settings.environment}:"
+
+    # Submitting --------------------------------------------------------------------------------
+
+    def submit(self, *, prompt: str, image: str | None, parent_edit_id: str | None) -> EditRecord:
+        """Validate, store the original, record the edit, then queue it."""
+        text = clean_prompt(prompt)
+        parent = self._usable_parent(parent_edit_id) if parent_edit_id else None
+        position = (parent.chain_position or 1) + 1 if parent else 1
+        if position > self.settings.max_chain_length:
+            raise ChainTooLong(
+                f"parent_edit_uuid: this chain already has {position - 1} edits, the most "
+                f"allowed is {self.settings.max_chain_length}; start a new chain from the "
+                "latest result instead"
+            )
+
+        edit_uuid = uuid_module.uuid4()
+        if image is not None:
+            data = decode_image_payload(image, max_bytes=self.settings.max_upload_bytes)
+            info = imaging.inspect(
+                data,
+                unsupported=self.settings.unsupported_image_types,
+                max_pixels=self.settings.max_image_pixels,
+            )
+            original_key = self._key("originals", edit_uuid, info.extension)
+            self.storage.put(original_key, data, content_type=info.content_type)
+        elif parent is not None and parent.result_key is not None:
+            original_key = parent.result_key  # the parent's result is this edit's input
+        else:
+            raise InvalidInput(
+                "image: an image is required unless parent_edit_uuid names a completed edit"
+            )
+
+        self.repository.create(
+            values={
+                "uuid": edit_uuid,
+                "prompt": text,
+                "original_key": original_key,
+                "original_image_url": self.storage.url(original_key),
+            },
+            parent_edit_uuid=parent.uuid if parent else None,
+            chain_position=position,
+        )
+        record = self.repository.get(edit_uuid)
+        assert record is not None
+        if self.queue is not None:
+            self.queue.dispatch(edit_uuid)
+        logger.info("edit %s: accepted (chain position %d)", edit_uuid, position)
+        return record
+
+    def _usable_parent(self, parent_edit_id: str) -> EditRecord:
+        parent_uuid = parse_edit_id(parent_edit_id, field="parent_edit_uuid")
+        parent = self.repository.get(parent_uuid)
+        if parent is None:
+            raise NotFound(f"parent_edit_uuid: no edit {parent_uuid} exists")
+        if parent.status != EditStatus.COMPLETED or parent.result_key is None:
+            state = "failed" if parent.status == EditStatus.FAILED else "not finished yet"
+            raise Conflict(
+                f"parent_edit_uuid: edit {parent_uuid} is {state}; only a completed edit can be "
+                "edited further"
+            )
+        return parent
+
+    def _key(self, kind: str, edit_uuid: UUID, extension: str) -> str:
+        prefix = self.settings.storage_path_prefix
+        name = f"{kind}/{edit_uuid}.{extension}"
+        return f"{prefix}/{name}" if prefix else name
+
+    def result_key(self, edit_uuid: UUID, extension: str) -> str:
+        return self._key("results", edit_uuid, extension)
+
+    # Reading -----------------------------------------------------------------------------------
+
+    def get(self, edit_uuid: UUID) -> EditRecord:
+        record = self.repository.get(edit_uuid)
+        if record is None:
+            raise NotFound(f"no edit {edit_uuid} exists")
+        return record
+
+    def status(self, edit_id: str) -> dict[str, Any]:
+        edit_uuid = parse_edit_id(edit_id)
+        cached = self.cache.get(self._status_key(edit_uuid))
+        if cached is not None:
+            return dict(cached)
+        return self.publish(self.get(edit_uuid))
+
+    def view(self, record: EditRecord) -> dict[str, Any]:
+        return EditStatusView.from_record(record, storage=self.storage).model_dump(mode="json")
+
+    def publish(self, record: EditRecord) -> dict[str, Any]:
+        """Write the edit's current state through to the status cache; call after every change."""
+        view = self.view(record)
+        self.cache.set(self._status_key(record.uuid), view, ttl_seconds=STATUS_TTL_SECONDS)
+        return view
+
+    def chain(self, edit_id: str) -> dict[str, Any]:
+        edit_uuid = parse_edit_id(edit_id)
+        records = self.repository.chain(edit_uuid)
+        if not records:
+            raise NotFound(f"no edit {edit_uuid} exists")
+        return {
+            "edit_uuid": str(edit_uuid),
+            "chain_length": len(records),
+            "chain_history": [
+                {
+                    "edit": self.view(record),
+                    "chain_position": record.chain_position,
+                    "parent_edit_uuid": str(record.parent_edit_uuid)
+                    if record.parent_edit_uuid
+                    else None,
+                }
+                for record in records
+            ],
+        }
+
+    # Recovery ----------------------------------------------------------------------------------
+
+    def recover_unfinished(self) -> int:
+        """Queue again every edit a previous run left pending or processing."""
+        if self.queue is None:
+            return 0
+        unfinished = self.repository.list_unfinished()
+        for edit_uuid in unfinished:
+            self.queue.dispatch(edit_uuid)
+        if unfinished:
+            logger.info("re-queued %d unfinished edit(s) from a previous run", len(unfinished))
+        return len(unfinished)
+
+    def _status_key(self, edit_uuid: UUID) -> str:
+        return f"{self._prefix}status:{edit_uuid}"

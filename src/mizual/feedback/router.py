@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from mizual.deps import ClientIp, RuntimeDep, rate_limit
+from mizual.feedback.schemas import FeedbackCreate, FeedbackResponse
+
+router = APIRouter(tags=["feedback"])
+
+
+@router.post("/feedback/", response_model=FeedbackResponse, dependencies=[rate_limit("feedback")])
+def submit_feedback(
+    body: FeedbackCreate, runtime: RuntimeDep, client: ClientIp
+) -> FeedbackResponse:
+    """Rate an edit: 1 (thumbs up) or 0 (thumbs down, with text). One rating per edit."""
+    record = runtime.feedback.submit(
+        edit_id=body.edit_uuid,
+        rating=body.rating,
+        feedback_text=body.feedback_text,
+        client_ip=client,
+    )
+    return FeedbackResponse(
+        id=record.id,
+        edit_uuid=str(record.edit_uuid),
+        rating=record.rating,
+        feedback_text=record.feedback_text,
+        created_at=record.created_at,
+        message="Thank you for your feedback!",
+    )

@@ -1,0 +1,59 @@
+"""The rules of feedback: one rating per edit, text with every thumbs down, IPs anonymised."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from mizual.edits.service import EditService, parse_edit_id
+from mizual.errors import Conflict, InvalidInput
+from mizual.feedback.repository import DuplicateFeedback, FeedbackRecord, FeedbackRepository
+
+MAX_FEEDBACK_CHARS = 2000
+
+
+def anonymize_ip(address: str | None) -> str | None:
+    """Keep the network, drop the host: IPv4 to its /24, IPv6 to its /48."""
+    if not address:
+        return None
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    prefix = 24 if ip.version == 4 else 48
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
+
+
+class FeedbackService:
+    def __init__(self, *, repository: FeedbackRepository, edits: EditService) -> None:
+        self.repository = repository
+        self.edits = edits
+
+    def submit(
+        self, *, edit_id: str, rating: int, feedback_text: str | None, client_ip: str | None
+    ) -> FeedbackRecord:
+        edit_uuid = parse_edit_id(edit_id, field="edit_uuid")
+        text = " ".join((feedback_text or "").split()) or None
+        if rating == 0 and text is None:
+            raise InvalidInput(
+                "feedback_text: tell us what went wrong; text is required with a thumbs down"
+            )
+        if text is not None and len(text) > MAX_FEEDBACK_CHARS:
+            raise InvalidInput(
+                f"feedback_text: {len(text)} characters is too long; at most "
+                f"{MAX_FEEDBACK_CHARS} are accepted"
+            )
+        self.edits.get(edit_uuid)  # 404 for an unknown edit
+        try:
+            return self.repository.create(
+                edit_uuid=edit_uuid,
+                rating=rating,
+                feedback_text=text,
+                user_ip=anonymize_ip(client_ip),
+            )
+        except DuplicateFeedback:
+            raise Conflict(
+                f"edit_uuid: feedback for edit {edit_uuid} was already given; only one is kept "
+                "per edit"
+            ) from None

@@ -1,0 +1,52 @@
+"""Decoding of images sent inline as `data:` URLs or bare base64."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+
+from mizual.errors import InvalidInput, PayloadTooLarge
+
+_DATA_URL = re.compile(r"data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(?:;[\w.+-]+=[\w.+-]+)*)"
+                       r"(?P<b64>;base64)?,", re.IGNORECASE)
+_WHITESPACE = re.compile(rb"\s+")
+
+
+def decode_image_payload(payload: str, *, max_bytes: int) -> bytes:
+    """Bytes of the image. The declared MIME type is ignored: the magic bytes decide."""
+    text = payload.strip()
+    if text[:5].lower() == "data:":
+        match = _DATA_URL.match(text)
+        if match is None:
+            raise InvalidInput(
+                "image: malformed data URL; expected 'data:image/jpeg;base64,<base64 data>'"
+            )
+        if not match.group("b64"):
+            raise InvalidInput("image: the data URL must be base64-encoded (';base64,')")
+        text = text[match.end():]
+    if not text:
+        raise InvalidInput("image: the image data is empty")
+    # Base64 grows data by 4/3; refuse what cannot fit before decoding anything.
+    if len(text) > (max_bytes + 2) // 3 * 4 + 1024:
+        raise _too_large(max_bytes)
+    try:
+        raw = _WHITESPACE.sub(b"", text.encode("ascii"))
+        data = base64.b64decode(raw, validate=True)
+    except (UnicodeEncodeError, binascii.Error, ValueError):
+        raise InvalidInput(
+            "image: not valid base64; send the file's bytes base64-encoded, optionally as a "
+            "data URL such as 'data:image/jpeg;base64,...'"
+        ) from None
+    if len(data) > max_bytes:
+        raise _too_large(max_bytes)
+    if not data:
+        raise InvalidInput("image: the image data is empty")
+    return data
+
+
+def _too_large(max_bytes: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"image: the image is larger than {max_bytes / 1024 / 1024:.1f} MiB, the most this "
+        "server accepts; compress or downscale it and try again"
+    )

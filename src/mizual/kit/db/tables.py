@@ -1,0 +1,123 @@
+"""Table definitions shared by SQLite (embedded) and PostgreSQL (distributed)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    Uuid,
+    text,
+)
+from sqlalchemy.dialects.postgresql import INET, JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on the way in and out, whatever the database keeps."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+JsonColumn = JSON().with_variant(JSONB(), "postgresql")
+IpColumn = String(45).with_variant(INET(), "postgresql")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+edits = Table(
+    "edits",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("uuid", Uuid, nullable=False, unique=True),
+    Column("prompt", Text, nullable=False),
+    Column("enhanced_prompt", Text),
+    Column("original_image_url", Text, nullable=False),
+    Column("edited_image_url", Text),
+    Column("status", String(20), nullable=False, server_default="pending"),
+    Column("processing_stage", String(50), server_default="pending"),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    # Ours: what the pipeline needs to resume, explain and time an edit.
+    Column("original_key", Text, nullable=False),
+    Column("result_key", Text),
+    Column("error_message", Text),
+    Column("error_stage", String(50)),
+    Column("prompt_note", Text),
+    Column("stage_timings", JsonColumn, nullable=False, default=dict),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("started_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+    Index("idx_edits_status", "status"),
+    Index("idx_edits_created_at", "created_at"),
+)
+
+edit_feedback = Table(
+    "edit_feedback",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "edit_uuid",
+        Uuid,
+        ForeignKey("edits.uuid", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("rating", Integer, nullable=False),
+    Column("feedback_text", Text),
+    Column("user_ip", IpColumn),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    CheckConstraint("rating IN (0, 1)", name="rating_binary"),
+    Index("idx_edit_feedback_unique", "edit_uuid", unique=True),
+    Index("idx_edit_feedback_rating", "rating"),
+)
+
+edit_chains = Table(
+    "edit_chains",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("edit_uuid", Uuid, ForeignKey("edits.uuid", ondelete="CASCADE"), nullable=False),
+    Column("parent_edit_uuid", Uuid, ForeignKey("edits.uuid", ondelete="CASCADE")),
+    Column("chain_position", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    Index("idx_edit_chains_uuid", "edit_uuid", unique=True),
+    Index("idx_edit_chains_parent", "parent_edit_uuid"),
+    Index("idx_edit_chains_position", "chain_position"),
+)

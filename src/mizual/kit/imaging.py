@@ -1,0 +1,174 @@
+"""Image type detection, validation and encoding (pyvips; Pillow only for BMP, which libvips lacks).
+
+Every function here is blocking CPU work: call it from a worker thread, never inside `async def`.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import pyvips
+from PIL import Image as PILImage
+
+from mizual.errors import InvalidImage, PayloadTooLarge, UnsupportedImageType
+
+ALLOWED_TYPES = ("jpeg", "png", "webp", "bmp", "tiff")
+CONTENT_TYPES = {
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "bmp": "image/bmp",
+    "tiff": "image/tiff",
+}
+EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp", "bmp": "bmp", "tiff": "tiff"}
+_WHY_BLOCKED = {
+    "heic": "HEIC photos (the iPhone default) are not supported; export the photo as JPEG "
+    "(on iPhone: Settings > Camera > Formats > Most Compatible) and try again",
+    "avif": "AVIF images are not supported; convert the image to JPEG, PNG or WebP and try again",
+    "gif": "GIF images are not supported (animated and palette images edit poorly); "
+    "convert the image to PNG or JPEG and try again",
+}
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
+_AVIF_BRANDS = {b"avif", b"avis"}
+RESULT_JPEG_QUALITY = 85
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    format: str
+    width: int
+    height: int
+    has_alpha: bool
+
+    @property
+    def content_type(self) -> str:
+        return CONTENT_TYPES[self.format]
+
+    @property
+    def extension(self) -> str:
+        return EXTENSIONS[self.format]
+
+
+@dataclass(frozen=True)
+class EncodedImage:
+    data: bytes
+    content_type: str
+    extension: str
+
+
+def detect_format(data: bytes) -> str | None:
+    """The image format named by the file's magic bytes, or None when it is no known image."""
+    head = data[:64]
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "gif"
+    if head.startswith((b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")):
+        return "tiff"
+    if head.startswith(b"BM") and len(head) >= 26:
+        return "bmp"
+    if head[4:8] == b"ftyp":
+        brands = {head[8:12]} | {head[i : i + 4] for i in range(16, min(len(head), 32), 4)}
+        if brands & _AVIF_BRANDS:
+            return "avif"
+        if brands & _HEIF_BRANDS:
+            return "heic"
+    return None
+
+
+def check_type(data: bytes, *, unsupported: list[str]) -> str:
+    image_format = detect_format(data)
+    if image_format is None:
+        raise UnsupportedImageType(
+            "the file is not a recognised image; send a JPEG, PNG, WebP, BMP or TIFF image"
+        )
+    if image_format in unsupported or image_format not in ALLOWED_TYPES:
+        reason = _WHY_BLOCKED.get(
+            image_format, f"{image_format.upper()} images are not supported on this server"
+        )
+        raise UnsupportedImageType(f"unsupported image format '{image_format}': {reason}")
+    return image_format
+
+
+def inspect(data: bytes, *, unsupported: list[str], max_pixels: int) -> ImageInfo:
+    """Validate an upload: type by magic bytes, size from the header, then a full decode."""
+    image_format = check_type(data, unsupported=unsupported)
+    if image_format == "bmp":
+        return _inspect_bmp(data, max_pixels=max_pixels)
+    try:
+        header = pyvips.Image.new_from_buffer(data, "", access="sequential", fail_on="truncated")
+        _check_pixels(header.width, header.height, max_pixels=max_pixels)
+        header.avg()  # decodes every pixel, streaming; fails on truncated or corrupt data
+    except pyvips.Error as exc:
+        raise InvalidImage(
+            f"the {image_format.upper()} image could not be decoded; it may be truncated or "
+            "corrupt. Re-export it and try again"
+        ) from exc
+    return ImageInfo(image_format, header.width, header.height, header.hasalpha())
+
+
+def _inspect_bmp(data: bytes, *, max_pixels: int) -> ImageInfo:
+    try:
+        with PILImage.open(io.BytesIO(data)) as pil:
+            _check_pixels(pil.width, pil.height, max_pixels=max_pixels)
+            pil.load()
+            return ImageInfo("bmp", pil.width, pil.height, pil.mode in {"RGBA", "LA", "PA"})
+    except (OSError, ValueError, SyntaxError, PILImage.DecompressionBombError) as exc:
+        raise InvalidImage(
+            "the BMP image could not be decoded; it may be truncated or corrupt"
+        ) from exc
+
+
+def _check_pixels(width: int, height: int, *, max_pixels: int) -> None:
+    if width * height > max_pixels:
+        raise PayloadTooLarge(
+            f"the image is {width}x{height} pixels ({width * height / 1e6:.1f} MP); this server "
+            f"accepts at most {max_pixels / 1e6:.1f} MP. Downscale it and try again"
+        )
+
+
+def load(data: bytes) -> pyvips.Image:
+    """Decode for editing: upright (EXIF orientation applied), 8-bit sRGB or grey, alpha kept."""
+    if detect_format(data) == "bmp":
+        image = _load_bmp(data)
+    else:
+        image = pyvips.Image.new_from_buffer(data, "").autorot()
+    return to_display_space(image)
+
+
+def _load_bmp(data: bytes) -> pyvips.Image:
+    with PILImage.open(io.BytesIO(data)) as pil:
+        transparent = pil.mode in {"RGBA", "LA", "PA"} or "transparency" in pil.info
+        mode = "RGBA" if transparent else "RGB"
+        converted = pil.convert(mode)
+        bands = len(mode)
+        return pyvips.Image.new_from_memory(
+            converted.tobytes(), converted.width, converted.height, bands, "uchar"
+        ).copy(interpretation="srgb")
+
+
+def to_display_space(image: pyvips.Image) -> pyvips.Image:
+    if image.interpretation == "grey16":
+        image = image.colourspace("b-w")
+    elif image.interpretation not in ("srgb", "b-w"):
+        image = image.colourspace("srgb")
+    if image.format != "uchar":
+        image = image.cast("uchar")
+    return image
+
+
+def encode_result(image: pyvips.Image) -> EncodedImage:
+    """Progressive JPEG at quality 85 without metadata; PNG when the image has transparency."""
+    image = to_display_space(image)
+    if image.hasalpha():
+        data = image.write_to_buffer(".png", keep="none", compression=6)
+        return EncodedImage(data, "image/png", "png")
+    data = image.write_to_buffer(
+        ".jpg", Q=RESULT_JPEG_QUALITY, interlace=True, optimize_coding=True, keep="none"
+    )
+    return EncodedImage(data, "image/jpeg", "jpg")

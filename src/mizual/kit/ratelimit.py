@@ -1,0 +1,78 @@
+"""Rate limits per client and rule, on the `limits` library (memory now, Redis later)."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem, parse
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from mizual.errors import RateLimited
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    limit: RateLimitItem
+    describe: str  # finishes "You have made too many requests ..." for a person
+
+    @classmethod
+    def of(cls, name: str, spec: str, describe: str) -> Rule:
+        return cls(name=name, limit=parse(spec), describe=describe)
+
+
+@dataclass(frozen=True)
+class RateState:
+    limit: int
+    remaining: int
+    reset_after: int
+
+
+class RateLimiter:
+    def __init__(self, storage_uri: str = "memory://") -> None:
+        self._storage = storage_from_string(storage_uri)
+        self._strategy = MovingWindowRateLimiter(self._storage)
+
+    def check(self, rule: Rule, client: str) -> RateState:
+        """Fail if the client has no request left under the rule, without spending one."""
+        if not self._strategy.test(rule.limit, rule.name, client):
+            raise self._refusal(rule, client)
+        return self._state(rule, client)
+
+    def hit(self, rule: Rule, client: str) -> RateState:
+        """Spend one request, or fail with the wait time if none is left."""
+        if not self._strategy.hit(rule.limit, rule.name, client):
+            raise self._refusal(rule, client)
+        return self._state(rule, client)
+
+    def spend(self, rule: Rule, client: str) -> None:
+        """Count one request that has already been allowed (see `check`)."""
+        self._strategy.hit(rule.limit, rule.name, client)
+
+    def _state(self, rule: Rule, client: str) -> RateState:
+        stats = self._strategy.get_window_stats(rule.limit, rule.name, client)
+        reset_after = max(0, math.ceil(stats.reset_time - time.time()))
+        return RateState(rule.limit.amount, stats.remaining, reset_after)
+
+    def _refusal(self, rule: Rule, client: str) -> RateLimited:
+        state = self._state(rule, client)
+        wait = max(1, state.reset_after)
+        return RateLimited(
+            f"Too many requests: {rule.describe}. Try again in {_human_wait(wait)}.",
+            retry_after=wait,
+            limit=state.limit,
+        )
+
+    def reset(self) -> None:
+        self._storage.reset()
+
+
+def _human_wait(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} minutes"
+    return f"{round(seconds / 3600)} hours"

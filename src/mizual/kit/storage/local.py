@@ -1,0 +1,60 @@
+"""Images in a local folder, served by the API under `/images/`."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from mizual.kit.storage.base import ObjectNotFound, StorageError, is_safe_key
+
+IMAGES_ROUTE = "/images"
+
+
+class LocalStorage:
+    def __init__(self, *, root: Path, base_url: str) -> None:
+        self.root = root.resolve()
+        self.base_url = base_url
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path_for(self, key: str) -> Path:
+        if not is_safe_key(key):
+            raise ObjectNotFound(key)
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root):
+            raise ObjectNotFound(key)
+        return path
+
+    def put(self, key: str, data: bytes, *, content_type: str) -> None:  # noqa: ARG002
+        path = self.path_for(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Write then rename, so a reader never sees half a file and a crash leaves none.
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise StorageError(f"could not write {key}: {exc.strerror}") from exc
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self.path_for(key).read_bytes()
+        except FileNotFoundError:
+            raise ObjectNotFound(key) from None
+        except OSError as exc:
+            raise StorageError(f"could not read {key}: {exc.strerror}") from exc
+
+    def exists(self, key: str) -> bool:
+        try:
+            return self.path_for(key).is_file()
+        except ObjectNotFound:
+            return False
+
+    def url(self, key: str) -> str:
+        return f"{self.base_url}{IMAGES_ROUTE}/{key}"
+
+    def close(self) -> None:
+        return None

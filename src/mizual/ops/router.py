@@ -1,0 +1,76 @@
+"""Health, version and (in embedded mode) the image files themselves."""
+
+from __future__ import annotations
+
+import mimetypes
+import platform
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from sqlalchemy import text
+
+from mizual import __version__
+from mizual.deps import RuntimeDep
+from mizual.errors import NotFound
+from mizual.kit.storage.base import ObjectNotFound
+from mizual.kit.storage.local import IMAGES_ROUTE, LocalStorage
+
+router = APIRouter(tags=["ops"])
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+@router.get("/", include_in_schema=False)
+def index() -> RedirectResponse:
+    return RedirectResponse("/docs")
+
+
+@router.get("/health")
+def health(runtime: RuntimeDep) -> JSONResponse:
+    """For load balancers: 200 when the service and its database answer, 503 otherwise."""
+    try:
+        with runtime.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception:
+        return JSONResponse(
+            {"status": "unhealthy", "message": "The database is not reachable"}, status_code=503
+        )
+    return JSONResponse({"status": "ok", "message": "Service is running"})
+
+
+@router.get("/version")
+def version(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
+    """What is deployed. Never includes secrets or connection strings."""
+    settings = runtime.settings
+    return {
+        "version": __version__,
+        "git_commit": settings.git_commit,
+        "deploy_time": settings.deploy_time or request.app.state.started_at.isoformat(),
+        "started_at": request.app.state.started_at.isoformat(),
+        "environment": settings.environment.value,
+        "edit_provider": runtime.editor.name,
+        "database": settings.database_backend,
+        "python": platform.python_version(),
+    }
+
+
+@router.api_route(
+    IMAGES_ROUTE + "/{key:path}", methods=["GET", "HEAD"], include_in_schema=False
+)
+def image_file(key: str, runtime: RuntimeDep) -> FileResponse:
+    storage = runtime.storage
+    if not isinstance(storage, LocalStorage):
+        raise NotFound("images are served by the object store, not by this API")
+    try:
+        path = storage.path_for(key)
+    except ObjectNotFound:
+        raise NotFound("no such image") from None
+    if not path.is_file():
+        raise NotFound("no such image")
+    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return FileResponse(
+        path,
+        media_type=media_type,
+        headers={"Cache-Control": IMMUTABLE, "X-Content-Type-Options": "nosniff"},
+    )

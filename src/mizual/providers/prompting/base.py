@@ -1,0 +1,34 @@
+"""Prompt enhancement: an optional LLM rewrite of the person's prompt before editing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class EnhancedPrompt:
+    prompt: str
+    note: str  # how the prompt was arrived at, stored on the edit for people debugging it
+
+
+class PromptEnhancer(Protocol):
+    def enhance(self, *, prompt: str, image: bytes) -> EnhancedPrompt:
+        """Never raises: any failure falls back to the original prompt, with a note saying why."""
+        ...
+
+
+class UnchangedPrompt:
+    """Used when enhancement is switched off or no LLM is configured."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def enhance(self, *, prompt: str, image: bytes) -> EnhancedPrompt:  # noqa: ARG002
+        return EnhancedPrompt(prompt=prompt, note=self.reason)
+
+
+def build_prompt_enhancer(*, enabled: bool) -> PromptEnhancer:
+    if not enabled:
+        return UnchangedPrompt("prompt enhancement is switched off (ENABLE_PROMPT_ENHANCEMENT)")
+    return UnchangedPrompt("prompt enhancement is on but no LLM provider is available yet")

@@ -1,0 +1,85 @@
+"""The per-process objects (engine, storage, cache, queue, providers), built once, closed once."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from mizual.edits.pipeline import Pipeline
+from mizual.edits.repository import EditRepository
+from mizual.edits.service import EditService
+from mizual.feedback.repository import FeedbackRepository
+from mizual.feedback.service import FeedbackService
+from mizual.kit.cache import Cache, MemoryCache
+from mizual.kit.db.engine import build_engine
+from mizual.kit.db.timing import OperationTimings
+from mizual.kit.queue.base import JobQueue
+from mizual.kit.queue.inprocess import InProcessQueue
+from mizual.kit.ratelimit import RateLimiter
+from mizual.kit.storage.base import Storage
+from mizual.kit.storage.local import LocalStorage
+from mizual.providers.editing.base import EditingProvider
+from mizual.providers.editing.factory import build_editing_provider
+from mizual.providers.prompting.base import build_prompt_enhancer
+from mizual.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    storage: Storage
+    cache: Cache
+    limiter: RateLimiter
+    timings: OperationTimings
+    edits: EditService
+    feedback: FeedbackService
+    editor: EditingProvider
+    queue: JobQueue | None = None
+
+    def close(self) -> None:
+        if self.queue is not None:
+            self.queue.close()
+        self.editor.close()
+        self.cache.close()
+        self.storage.close()
+        self.engine.dispose()
+
+
+def build_runtime(settings: Settings, *, with_workers: bool) -> Runtime:
+    engine = build_engine(settings)
+    timings = OperationTimings()
+    storage = LocalStorage(root=settings.data_dir / "images", base_url=settings.base_url)
+    cache = MemoryCache()
+    edit_repository = EditRepository(engine, timings)
+    edits = EditService(
+        settings=settings, repository=edit_repository, storage=storage, cache=cache
+    )
+    editor = build_editing_provider(settings)
+    runtime = Runtime(
+        settings=settings,
+        engine=engine,
+        storage=storage,
+        cache=cache,
+        limiter=RateLimiter("memory://"),
+        timings=timings,
+        edits=edits,
+        feedback=FeedbackService(
+            repository=FeedbackRepository(engine, timings), edits=edits
+        ),
+        editor=editor,
+    )
+    if with_workers:
+        pipeline = Pipeline(
+            service=edits,
+            editor=editor,
+            enhancer=build_prompt_enhancer(enabled=settings.enable_prompt_enhancement),
+        )
+        runtime.queue = edits.queue = InProcessQueue(
+            handler=pipeline.run, max_workers=settings.max_workers
+        )
+    return runtime

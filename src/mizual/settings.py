@@ -1,0 +1,224 @@
+"""Every environment variable Mizual reads, typed, with its default.
+
+`ENVIRONMENT` picks a profile (`production` or `preview`) whose values apply to the variables
+the environment leaves unset; an explicit variable always wins. `docs/configuration.md` lists
+every field here; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    PRODUCTION = "production"
+    PREVIEW = "preview"
+
+
+class EditProvider(StrEnum):
+    LOCAL = "local"
+
+
+# Values a profile gives to variables that the environment leaves unset.
+PROFILES: dict[Environment, dict[str, Any]] = {
+    Environment.PRODUCTION: {
+        "database_schema": "public",
+        "storage_path_prefix": "production",
+        "rate_limit_daily_images": 3,
+        "max_chain_length": 5,
+        "log_level": "INFO",
+    },
+    Environment.PREVIEW: {
+        "database_schema": "preview",
+        "storage_path_prefix": "preview",
+        "rate_limit_daily_images": 50,
+        "max_chain_length": 50,
+        "log_level": "DEBUG",
+    },
+}
+
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3,
+               "kib": 1024, "mib": 1024**2, "gib": 1024**3}
+
+
+def parse_byte_size(value: Any) -> int:
+    """Accept `600MB`, `20MiB`, `1048576` or an int."""
+    if isinstance(value, int):
+        return value
+    match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", str(value))
+    if not match or match.group(2).lower() not in _SIZE_UNITS:
+        raise ValueError(f"expected a size such as 600MB, 20MiB or 1048576, got {value!r}")
+    return int(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
+
+
+def parse_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip().lower() for item in value.split(",") if item.strip()]
+    return value
+
+
+ByteSize = Annotated[int, BeforeValidator(parse_byte_size)]
+CsvList = Annotated[list[str], NoDecode, BeforeValidator(parse_csv)]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # Core
+    environment: Environment = Environment.PRODUCTION
+    log_level: str = "INFO"
+    host: str = "127.0.0.1"
+    port: int = Field(default=10000, ge=1, le=65535)
+    data_dir: Path = Path("./data")
+    public_base_url: str = ""
+    admin_token: SecretStr | None = None
+    git_commit: str = "unknown"
+    deploy_time: str | None = None
+
+    # Database
+    database_url: SecretStr | None = None
+    database_schema: str = "public"
+
+    # Queue and workers
+    celery_broker_url: str = "redis://localhost:6379/0"
+    celery_result_backend: str = "redis://localhost:6379/0"
+    max_workers: int = Field(default=3, ge=1, le=64)
+    celery_concurrency: int = Field(default=3, ge=1, le=64)
+    celery_worker_memory_limit: ByteSize = 600 * 1000**2
+
+    # Storage
+    s3_bucket_name: str = "mizual-images"
+    s3_endpoint_url: str | None = None
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_region_name: str | None = None
+    storage_path_prefix: str = "production"
+
+    # AI services
+    edit_provider: EditProvider = EditProvider.LOCAL
+    bfl_api_key: SecretStr | None = None
+    gemini_api_key: SecretStr | None = None
+    llm_provider: str = "gemini"
+    llm_model: str = "gemini-1.5-flash"
+    llm_api_key: SecretStr | None = None
+    enable_prompt_enhancement: bool = True
+
+    # Rate limits
+    rate_limit_daily_images: int = Field(default=3, ge=1)
+    rate_limit_burst_seconds: int = Field(default=10, ge=0)
+    rate_limit_status_checks_per_minute: int = Field(default=30, ge=1)
+
+    # Images and chains
+    unsupported_image_types: CsvList = Field(default_factory=lambda: ["heic", "avif", "gif"])
+    max_chain_length: int = Field(default=5, ge=1)
+    max_upload_bytes: ByteSize = 20 * 1024**2
+    max_image_pixels: int = Field(default=100_000_000, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def apply_profile(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        raw_env = next((v for k, v in data.items() if k.lower() == "environment"), None)
+        try:
+            environment = Environment(str(raw_env or Environment.PRODUCTION).lower())
+        except ValueError:
+            return data  # the field validator reports the bad value
+        given = {key.lower() for key in data}
+        return {**{k: v for k, v in PROFILES[environment].items() if k not in given}, **data}
+
+    @field_validator("environment", "edit_provider", mode="before")
+    @classmethod
+    def lower_case(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("log_level")
+    @classmethod
+    def known_log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @field_validator("database_schema")
+    @classmethod
+    def plain_identifier(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", value):
+            raise ValueError("expected a plain SQL identifier such as public or preview")
+        return value
+
+    @field_validator("storage_path_prefix")
+    @classmethod
+    def safe_prefix(cls, value: str) -> str:
+        value = value.strip("/")
+        if not re.fullmatch(r"[A-Za-z0-9_.\-/]*", value) or ".." in value:
+            raise ValueError("expected letters, digits, '-', '_', '.' and '/' only")
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def http_url(cls, value: str) -> str:
+        if value and not re.match(r"https?://", value):
+            raise ValueError("expected an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{(self.data_dir / 'mizual.db').resolve()}"
+
+    @property
+    def database_backend(self) -> str:
+        return self.resolved_database_url.split(":", 1)[0].split("+", 1)[0]
+
+    @cached_property
+    def base_url(self) -> str:
+        """Where clients reach this API; image URLs are built from it."""
+        if self.public_base_url:
+            return self.public_base_url
+        host = "127.0.0.1" if self.host in {"0.0.0.0", "::", ""} else self.host  # noqa: S104
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    @property
+    def burst_protection_enabled(self) -> bool:
+        return self.rate_limit_burst_seconds > 0
+
+
+_SECRET_FIELDS = {
+    name for name, field in Settings.model_fields.items() if "SecretStr" in str(field.annotation)
+}
+
+
+class ConfigurationError(Exception):
+    """Raised at start-up when a variable has an invalid value; the message names it."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "configuration"
+            shown = "" if field in _SECRET_FIELDS else f" (got {error.get('input')!r})"
+            problems.append(f"{field.upper()}: {error['msg']}{shown}")
+        raise ConfigurationError("invalid configuration: " + "; ".join(problems)) from None
