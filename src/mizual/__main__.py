@@ -1,0 +1,3 @@
+from mizual.cli import main
+
+main()

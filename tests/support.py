@@ -1,0 +1,155 @@
+"""Helpers for tests: real server processes, real images, and polling."""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pyvips
+
+# Generous limits so tests that are not about rate limiting never meet one.
+RELAXED_LIMITS = {
+    "RATE_LIMIT_DAILY_IMAGES": "100000",
+    "RATE_LIMIT_BURST_SECONDS": "0",
+    "RATE_LIMIT_STATUS_CHECKS_PER_MINUTE": "100000",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class MizualServer:
+    """`mizual serve` in a child process, on a free port, with its own data folder."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("RATE_LIMIT", "MAX_"))},
+            "DATA_DIR": str(data_dir),
+            "ENVIRONMENT": "preview",
+            "LOG_LEVEL": "INFO",
+            **RELAXED_LIMITS,
+            **(env or {}),
+        }
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = data_dir / f"server-{self.port}.log"
+
+    def start(self, timeout: float = 30.0) -> MizualServer:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mizual", "serve", "--port", str(self.port)],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"server did not start in {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30)
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, as in a crash or an OOM kill."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def gradient_image(width: int = 320, height: int = 240) -> pyvips.Image:
+    """A colourful image: red rises left to right, green top to bottom, blue constant."""
+    xyz = pyvips.Image.xyz(width, height)
+    red = xyz[0] * (255 / max(width - 1, 1))
+    green = xyz[1] * (255 / max(height - 1, 1))
+    blue = pyvips.Image.black(width, height) + 90
+    return red.bandjoin([green, blue]).cast("uchar").copy(interpretation="srgb")
+
+
+def encode(image: pyvips.Image, suffix: str = ".jpg", **options: Any) -> bytes:
+    data: bytes = image.write_to_buffer(suffix, **options)
+    return data
+
+
+def jpeg_bytes(width: int = 320, height: int = 240) -> bytes:
+    return encode(gradient_image(width, height), ".jpg", Q=90)
+
+
+def data_url(data: bytes, mime: str = "image/jpeg") -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+
+def submit(
+    client: httpx.Client,
+    prompt: str,
+    image: bytes | None = None,
+    *,
+    parent: str | None = None,
+    mime: str = "image/jpeg",
+) -> httpx.Response:
+    body: dict[str, Any] = {"prompt": prompt}
+    if image is not None:
+        body["image"] = data_url(image, mime)
+    if parent is not None:
+        body["parent_edit_uuid"] = parent
+    return client.post("/edit-image/", json=body)
+
+
+def wait_for(client: httpx.Client, edit_id: str, timeout: float = 30.0) -> dict[str, Any]:
+    """Poll until the edit completes or fails; returns the last status."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = client.get(f"/edit/{edit_id}")
+        response.raise_for_status()
+        status: dict[str, Any] = response.json()
+        if status["is_complete"] or status["is_error"]:
+            return status
+        if time.monotonic() > deadline:
+            raise AssertionError(f"edit {edit_id} did not finish in {timeout}s: {status}")
+        time.sleep(0.05)
+
+
+def edit_and_wait(client: httpx.Client, prompt: str, image: bytes | None = None,
+                  **kwargs: Any) -> dict[str, Any]:
+    response = submit(client, prompt, image, **kwargs)
+    assert response.status_code == 200, response.text
+    return wait_for(client, response.json()["edit_id"])
+
+
+def fetch_image(client: httpx.Client, url: str) -> tuple[httpx.Response, pyvips.Image]:
+    response = httpx.get(url, timeout=30)
+    response.raise_for_status()
+    return response, pyvips.Image.new_from_buffer(response.content, "")

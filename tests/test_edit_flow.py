@@ -1,0 +1,88 @@
+"""The main path through real HTTP: submit, poll, fetch the result."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.support import edit_and_wait, fetch_image, jpeg_bytes, submit, wait_for
+
+
+def colourfulness(image) -> float:  # type: ignore[no-untyped-def]
+    """Mean chroma in LCh: 0 for a grey image."""
+    if image.bands < 3:
+        return 0.0
+    return float(image.colourspace("lch")[1].avg())
+
+
+def test_black_and_white_edit_completes_with_a_grayscale_progressive_jpeg(
+    client: httpx.Client,
+) -> None:
+    original = jpeg_bytes()
+    response = submit(client, "make it black and white", original)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["polling_url"] == f"/edit/{body['edit_id']}"
+
+    status = wait_for(client, body["edit_id"])
+    assert status["status"] == "completed", status
+    assert status["processing_stage"] == "completed"
+    assert status["progress_percent"] == 100
+    assert status["is_error"] is False
+    assert set(status["stage_timings_ms"]) >= {
+        "initialization", "enhancing_prompt", "fetching_image", "ai_processing",
+        "uploading_result",
+    }
+
+    http_response, result = fetch_image(client, status["edited_image_url"])
+    assert http_response.headers["content-type"] == "image/jpeg"
+    assert "max-age=31536000" in http_response.headers["cache-control"]
+    assert http_response.content[:3] == b"\xff\xd8\xff"
+    assert result.get("interlaced") == 1
+    assert colourfulness(result) < 1.0
+    _, source = fetch_image(client, status["original_image_url"])
+    assert colourfulness(source) > 20
+
+
+def test_status_fields_follow_the_reference(client: httpx.Client) -> None:
+    response = submit(client, "make it brighter", jpeg_bytes())
+    status = client.get(response.json()["polling_url"]).json()
+    for field in (
+        "uuid", "status", "processing_stage", "message", "progress_percent", "is_complete",
+        "is_error", "edited_image_url", "created_at",
+    ):
+        assert field in status
+    wait_for(client, response.json()["edit_id"])
+
+
+def test_prompt_the_editor_cannot_do_fails_with_examples(client: httpx.Client) -> None:
+    status = edit_and_wait(client, "add a pirate hat to the cat", jpeg_bytes())
+    assert status["status"] == "failed"
+    assert status["is_error"] is True
+    assert status["edited_image_url"] is None
+    assert "add a pirate hat" in status["message"]
+    assert "black and white" in status["message"]  # an example of what works
+    assert status["error_stage"] == "ai_processing"
+
+
+def test_brighter_edit_raises_luminance(client: httpx.Client) -> None:
+    original = jpeg_bytes()
+    status = edit_and_wait(client, "please make it a lot brighter", original)
+    assert status["status"] == "completed", status
+    _, result = fetch_image(client, status["edited_image_url"])
+    _, source = fetch_image(client, status["original_image_url"])
+    assert result.avg() > source.avg() * 1.2
+
+
+def test_rotate_90_swaps_dimensions(client: httpx.Client) -> None:
+    status = edit_and_wait(client, "rotate 90 degrees clockwise", jpeg_bytes(320, 200))
+    _, result = fetch_image(client, status["edited_image_url"])
+    assert (result.width, result.height) == (200, 320)
+
+
+def test_unknown_edit_is_404_and_malformed_id_is_422(client: httpx.Client) -> None:
+    missing = client.get("/edit/00000000-0000-4000-8000-000000000000")
+    assert missing.status_code == 404
+    assert missing.json()["error"] == "not_found"
+    malformed = client.get("/edit/not-a-uuid")
+    assert malformed.status_code == 422
+    assert "not a valid edit id" in malformed.json()["detail"]
