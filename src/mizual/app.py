@@ -111,7 +111,10 @@ def install_error_handlers(app: FastAPI) -> None:
         request_id = uuid.uuid4().hex[:16]
         logger.error(
             "request %s %s failed (request id %s)",
-            request.method, request.url.path, request_id, exc_info=exc,
+            request.method,
+            request.url.path,
+            request_id,
+            exc_info=exc,
         )
         return JSONResponse(
             {

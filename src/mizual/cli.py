@@ -9,7 +9,9 @@ import typer
 
 from mizual.settings import ConfigurationError, Settings, load_settings
 
-app = typer.Typer(help="Mizual: AI image editing with natural-language prompts.", no_args_is_help=True)
+app = typer.Typer(
+    help="Mizual: AI image editing with natural-language prompts.", no_args_is_help=True
+)
 
 
 def _settings(**overrides: object) -> Settings:

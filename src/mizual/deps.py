@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -31,15 +31,18 @@ class Rules:
 
     def __init__(self, settings: Settings) -> None:
         self.edit_daily = Rule.of(
-            "edit_daily", f"{settings.rate_limit_daily_images}/day",
+            "edit_daily",
+            f"{settings.rate_limit_daily_images}/day",
             f"at most {settings.rate_limit_daily_images} edits a day are allowed per client",
         )
         self.edit_burst = Rule.of(
-            "edit_burst", f"1/{max(settings.rate_limit_burst_seconds, 1)} seconds",
+            "edit_burst",
+            f"1/{max(settings.rate_limit_burst_seconds, 1)} seconds",
             f"only one edit every {settings.rate_limit_burst_seconds} seconds is allowed",
         )
         self.status = Rule.of(
-            "status", f"{settings.rate_limit_status_checks_per_minute}/minute",
+            "status",
+            f"{settings.rate_limit_status_checks_per_minute}/minute",
             f"at most {settings.rate_limit_status_checks_per_minute} status checks a minute",
         )
         self.feedback = Rule.of("feedback", "5/minute", "at most 5 feedback messages a minute")
@@ -51,7 +54,7 @@ class Rules:
         )
 
 
-def rate_limit(rule_name: str) -> object:
+def rate_limit(rule_name: str) -> Any:
     def spend(request: Request) -> None:
         runtime = get_runtime(request)
         rules: Rules = request.app.state.rules

@@ -56,9 +56,7 @@ def build_runtime(settings: Settings, *, with_workers: bool) -> Runtime:
     storage = LocalStorage(root=settings.data_dir / "images", base_url=settings.base_url)
     cache = MemoryCache()
     edit_repository = EditRepository(engine, timings)
-    edits = EditService(
-        settings=settings, repository=edit_repository, storage=storage, cache=cache
-    )
+    edits = EditService(settings=settings, repository=edit_repository, storage=storage, cache=cache)
     editor = build_editing_provider(settings)
     runtime = Runtime(
         settings=settings,
@@ -68,9 +66,7 @@ def build_runtime(settings: Settings, *, with_workers: bool) -> Runtime:
         limiter=RateLimiter("memory://"),
         timings=timings,
         edits=edits,
-        feedback=FeedbackService(
-            repository=FeedbackRepository(engine, timings), edits=edits
-        ),
+        feedback=FeedbackService(repository=FeedbackRepository(engine, timings), edits=edits),
         editor=editor,
     )
     if with_workers:

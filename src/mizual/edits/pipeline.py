@@ -118,7 +118,12 @@ class Pipeline:
             delay = policy.delay_before(retry)
             logger.warning(
                 "edit %s: %s failed (%s); retry %d/%d in %.1fs",
-                work.record.uuid, stage, error.detail, retry, policy.max_retries, delay,
+                work.record.uuid,
+                stage,
+                error.detail,
+                retry,
+                policy.max_retries,
+                delay,
             )
             self.sleep(delay)
 
@@ -172,7 +177,8 @@ class Pipeline:
             except ObjectNotFound as exc:
                 raise ProcessingError(
                     "The original image of this edit is missing. Please upload it again.",
-                    retryable=False, detail=str(exc),
+                    retryable=False,
+                    detail=str(exc),
                 ) from exc
             except StorageError as exc:
                 raise ProcessingError(
@@ -189,7 +195,9 @@ class Pipeline:
         try:
             outcome = self.editor.edit(request)
         except EditingError as exc:
-            raise ProcessingError(exc.user_message, retryable=exc.retryable, detail=str(exc)) from exc
+            raise ProcessingError(
+                exc.user_message, retryable=exc.retryable, detail=str(exc)
+            ) from exc
         work.edited = outcome.image
 
     def _upload_result(self, work: _Work) -> None:

@@ -63,14 +63,20 @@ class EditRepository:
         with self.engine.begin() as conn:
             conn.execute(
                 insert(edits).values(
-                    **values, status=EditStatus.PENDING, processing_stage="pending",
-                    created_at=now, updated_at=now, stage_timings={},
+                    **values,
+                    status=EditStatus.PENDING,
+                    processing_stage="pending",
+                    created_at=now,
+                    updated_at=now,
+                    stage_timings={},
                 )
             )
             conn.execute(
                 insert(edit_chains).values(
-                    edit_uuid=values["uuid"], parent_edit_uuid=parent_edit_uuid,
-                    chain_position=chain_position, created_at=now,
+                    edit_uuid=values["uuid"],
+                    parent_edit_uuid=parent_edit_uuid,
+                    chain_position=chain_position,
+                    created_at=now,
                 )
             )
 
@@ -136,8 +142,9 @@ class EditRepository:
         )
         with self.engine.connect() as conn:
             above = conn.execute(
-                _SELECT_EDIT.where(edits.c.uuid.in_(select(ancestors.c.edit_uuid)))
-                .order_by(edit_chains.c.chain_position)
+                _SELECT_EDIT.where(edits.c.uuid.in_(select(ancestors.c.edit_uuid))).order_by(
+                    edit_chains.c.chain_position
+                )
             ).all()
             records = [EditRecord.from_row(row) for row in above]
             current = edit_uuid
@@ -156,7 +163,7 @@ class EditRepository:
     def count_by_status(self) -> dict[str, int]:
         query = select(edits.c.status, func.count()).group_by(edits.c.status)
         with self.engine.connect() as conn:
-            return {status: count for status, count in conn.execute(query).tuples()}
+            return dict(conn.execute(query).tuples().all())
 
     @timed
     def recent_stage_timings(self, *, limit: int = 200) -> list[dict[str, float]]:

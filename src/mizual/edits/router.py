@@ -27,9 +27,7 @@ def edit_image(
     return EditCreateResponse(edit_id=str(record.uuid), polling_url=f"/edit/{record.uuid}")
 
 
-@router.get(
-    "/edit/{edit_uuid}", response_model=EditStatusView, dependencies=[rate_limit("status")]
-)
+@router.get("/edit/{edit_uuid}", response_model=EditStatusView, dependencies=[rate_limit("status")])
 def edit_status(edit_uuid: str, runtime: RuntimeDep) -> dict[str, Any]:
     """The edit's stage, progress and, once completed, the result URL."""
     return runtime.edits.status(edit_uuid)

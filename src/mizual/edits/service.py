@@ -42,7 +42,9 @@ def clean_prompt(prompt: str) -> str:
     text = unicodedata.normalize("NFC", prompt)
     text = " ".join(_CONTROL.sub(" ", text).split())
     if not text:
-        raise InvalidInput("prompt: the prompt is empty; describe the edit, e.g. 'make it brighter'")
+        raise InvalidInput(
+            "prompt: the prompt is empty; describe the edit, e.g. 'make it brighter'"
+        )
     if len(text) > MAX_PROMPT_CHARS:
         raise InvalidInput(
             f"prompt: the prompt is {len(text)} characters long; at most {MAX_PROMPT_CHARS} "

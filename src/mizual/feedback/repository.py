@@ -41,8 +41,11 @@ class FeedbackRepository:
                 new_id = conn.execute(
                     insert(edit_feedback)
                     .values(
-                        edit_uuid=edit_uuid, rating=rating, feedback_text=feedback_text,
-                        user_ip=user_ip, created_at=created_at,
+                        edit_uuid=edit_uuid,
+                        rating=rating,
+                        feedback_text=feedback_text,
+                        user_ip=user_ip,
+                        created_at=created_at,
                     )
                     .returning(edit_feedback.c.id)
                 ).scalar_one()
@@ -53,8 +56,11 @@ class FeedbackRepository:
     @timed
     def get_for_edit(self, edit_uuid: UUID) -> FeedbackRecord | None:
         query = select(
-            edit_feedback.c.id, edit_feedback.c.edit_uuid, edit_feedback.c.rating,
-            edit_feedback.c.feedback_text, edit_feedback.c.created_at,
+            edit_feedback.c.id,
+            edit_feedback.c.edit_uuid,
+            edit_feedback.c.rating,
+            edit_feedback.c.feedback_text,
+            edit_feedback.c.created_at,
         ).where(edit_feedback.c.edit_uuid == edit_uuid)
         with self.engine.connect() as conn:
             row = conn.execute(query).first()

@@ -53,7 +53,8 @@ class BodySizeLimit:
         body = json.dumps(
             {
                 "error": "payload_too_large",
-                "detail": f"The request body is larger than {self.max_bytes:,} bytes. {self.advice}",
+                "detail": f"The request body is larger than {self.max_bytes:,} bytes. "
+                f"{self.advice}",
             }
         ).encode()
         await send(

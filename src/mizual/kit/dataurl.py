@@ -8,8 +8,11 @@ import re
 
 from mizual.errors import InvalidInput, PayloadTooLarge
 
-_DATA_URL = re.compile(r"data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(?:;[\w.+-]+=[\w.+-]+)*)"
-                       r"(?P<b64>;base64)?,", re.IGNORECASE)
+_DATA_URL = re.compile(
+    r"data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(?:;[\w.+-]+=[\w.+-]+)*)"
+    r"(?P<b64>;base64)?,",
+    re.IGNORECASE,
+)
 _WHITESPACE = re.compile(rb"\s+")
 
 
@@ -24,7 +27,7 @@ def decode_image_payload(payload: str, *, max_bytes: int) -> bytes:
             )
         if not match.group("b64"):
             raise InvalidInput("image: the data URL must be base64-encoded (';base64,')")
-        text = text[match.end():]
+        text = text[match.end() :]
     if not text:
         raise InvalidInput("image: the image data is empty")
     # Base64 grows data by 4/3; refuse what cannot fit before decoding anything.

@@ -20,9 +20,7 @@ def _join_alpha(colour: pyvips.Image, alpha: pyvips.Image | None) -> pyvips.Imag
     return colour if alpha is None else colour.bandjoin(alpha)
 
 
-def _on_colour(
-    image: pyvips.Image, change: Callable[[pyvips.Image], pyvips.Image]
-) -> pyvips.Image:
+def _on_colour(image: pyvips.Image, change: Callable[[pyvips.Image], pyvips.Image]) -> pyvips.Image:
     colour, alpha = _split_alpha(image)
     interpretation = colour.interpretation
     changed = change(colour).cast("uchar").copy(interpretation=interpretation)
@@ -51,8 +49,12 @@ def blur(image: pyvips.Image, *, sigma: float) -> pyvips.Image:
 
 def rotate(image: pyvips.Image, *, degrees: float) -> pyvips.Image:
     degrees %= 360
-    lossless = {0: lambda im: im, 90: pyvips.Image.rot90, 180: pyvips.Image.rot180,
-                270: pyvips.Image.rot270}
+    lossless = {
+        0: lambda im: im,
+        90: pyvips.Image.rot90,
+        180: pyvips.Image.rot180,
+        270: pyvips.Image.rot270,
+    }
     if degrees in lossless:
         return lossless[int(degrees)](image)
     # Other angles leave empty corners: make them transparent rather than invent pixels.

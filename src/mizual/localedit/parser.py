@@ -35,7 +35,9 @@ class PromptNotUnderstood(Exception):
         self.unknown = unknown
 
 
-_CLAUSE_SPLIT = re.compile(r"\s*(?:[,;!]|\.(?!\d)|\band then\b|\bthen\b|\band\b|\balso\b|&(?!\s*w))\s*")
+_CLAUSE_SPLIT = re.compile(
+    r"\s*(?:[,;!]|\.(?!\d)|\band then\b|\bthen\b|\band\b|\balso\b|&(?!\s*w))\s*"
+)
 _BLACK_AND_WHITE = re.compile(r"\bblack\s*(?:and|&|n)\s*white\b")
 _FILLER = re.compile(
     r"\b(?:please|pls|kindly|could you|can you|would you|will you|i want(?: you)? to|i want|"
@@ -60,8 +62,11 @@ class _Rule:
 def _intensity(clause: str) -> float:
     if re.search(r"\b(?:slightly|a (?:little|bit|touch)|somewhat|subtly|a tad|gently)\b", clause):
         return 0.5
-    if re.search(r"\b(?:a lot|much|very|really|significantly|dramatically|strongly|way|"
-                 r"heavily|extremely)\b", clause):
+    if re.search(
+        r"\b(?:a lot|much|very|really|significantly|dramatically|strongly|way|"
+        r"heavily|extremely)\b",
+        clause,
+    ):
         return 2.0
     return 1.0
 
@@ -144,14 +149,16 @@ _RULES = (
 
 
 def parse_prompt(prompt: str) -> EditPlan:
-    text = _BLACK_AND_WHITE.sub("black_and_white", prompt.lower().replace("’", "'"))
+    text = _BLACK_AND_WHITE.sub("black_and_white", prompt.lower().replace("\u2019", "'"))
     steps: list[Step] = []
     unknown: list[str] = []
     for clause in (c.strip() for c in _CLAUSE_SPLIT.split(text)):
         if not clause or not _FILLER.sub("", clause).strip(" '\"-"):
             continue
-        rule = None if _OUT_OF_REACH.search(clause) else next(
-            (r for r in _RULES if r.pattern.search(clause)), None
+        rule = (
+            None
+            if _OUT_OF_REACH.search(clause)
+            else next((r for r in _RULES if r.pattern.search(clause)), None)
         )
         if rule is None:
             unknown.append(clause)

@@ -55,9 +55,7 @@ def version(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
     }
 
 
-@router.api_route(
-    IMAGES_ROUTE + "/{key:path}", methods=["GET", "HEAD"], include_in_schema=False
-)
+@router.api_route(IMAGES_ROUTE + "/{key:path}", methods=["GET", "HEAD"], include_in_schema=False)
 def image_file(key: str, runtime: RuntimeDep) -> FileResponse:
     storage = runtime.storage
     if not isinstance(storage, LocalStorage):

@@ -1,11 +1,16 @@
-"""Where originals and results live. Keys are relative paths such as `preview/originals/<id>.jpg`."""
+"""Where originals and results live.
+
+Keys are relative paths such as `preview/originals/<id>.jpg`.
+"""
 
 from __future__ import annotations
 
 import re
 from typing import Protocol
 
-_KEY_PATTERN = re.compile(r"[A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*(?:/[A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*)*")
+_KEY_PATTERN = re.compile(
+    r"[A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*(?:/[A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*)*"
+)
 
 
 def is_safe_key(key: str) -> bool:

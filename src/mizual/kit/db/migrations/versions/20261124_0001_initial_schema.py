@@ -56,7 +56,9 @@ def upgrade() -> None:
         sa.Column("created_at", UTCDateTime, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_edit_feedback"),
         sa.ForeignKeyConstraint(
-            ["edit_uuid"], ["edits.uuid"], ondelete="CASCADE",
+            ["edit_uuid"],
+            ["edits.uuid"],
+            ondelete="CASCADE",
             name="fk_edit_feedback_edit_uuid_edits",
         ),
         sa.CheckConstraint("rating IN (0, 1)", name="ck_edit_feedback_rating_binary"),
@@ -73,11 +75,15 @@ def upgrade() -> None:
         sa.Column("created_at", UTCDateTime, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_edit_chains"),
         sa.ForeignKeyConstraint(
-            ["edit_uuid"], ["edits.uuid"], ondelete="CASCADE",
+            ["edit_uuid"],
+            ["edits.uuid"],
+            ondelete="CASCADE",
             name="fk_edit_chains_edit_uuid_edits",
         ),
         sa.ForeignKeyConstraint(
-            ["parent_edit_uuid"], ["edits.uuid"], ondelete="CASCADE",
+            ["parent_edit_uuid"],
+            ["edits.uuid"],
+            ondelete="CASCADE",
             name="fk_edit_chains_parent_edit_uuid_edits",
         ),
     )

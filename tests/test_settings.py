@@ -1,0 +1,104 @@
+"""Configuration: the reference's defaults, the profiles, and clear start-up errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from mizual.settings import ConfigurationError, Environment, load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("RATE_LIMIT", "MAX_", "DATABASE", "ENVIRONMENT", "LOG_LEVEL",
+                            "STORAGE", "UNSUPPORTED", "ADMIN", "PORT", "HOST")):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)  # no stray .env file
+
+
+def test_production_defaults_match_the_reference() -> None:
+    settings = load_settings()
+    assert settings.environment == Environment.PRODUCTION
+    assert settings.rate_limit_daily_images == 3
+    assert settings.rate_limit_burst_seconds == 10
+    assert settings.rate_limit_status_checks_per_minute == 30
+    assert settings.max_chain_length == 5
+    assert settings.unsupported_image_types == ["heic", "avif", "gif"]
+    assert settings.database_schema == "public"
+    assert settings.storage_path_prefix == "production"
+    assert settings.log_level == "INFO"
+    assert settings.max_workers == 3
+    assert settings.celery_worker_memory_limit == 600_000_000
+    assert settings.llm_model == "gemini-1.5-flash"
+    assert settings.port == 10000
+    assert settings.database_backend == "sqlite"
+
+
+def test_preview_profile_and_explicit_values_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "Preview")
+    monkeypatch.setenv("MAX_CHAIN_LENGTH", "7")
+    settings = load_settings()
+    assert settings.environment == Environment.PREVIEW
+    assert settings.rate_limit_daily_images == 50
+    assert settings.max_chain_length == 7
+    assert settings.database_schema == "preview"
+    assert settings.log_level == "DEBUG"
+
+
+def test_lists_and_sizes_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UNSUPPORTED_IMAGE_TYPES", " HEIC, gif ")
+    monkeypatch.setenv("MAX_UPLOAD_BYTES", "5MiB")
+    monkeypatch.setenv("RATE_LIMIT_BURST_SECONDS", "0")
+    settings = load_settings()
+    assert settings.unsupported_image_types == ["heic", "gif"]
+    assert settings.max_upload_bytes == 5 * 1024 * 1024
+    assert settings.burst_protection_enabled is False
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PORT", "ten"),
+        ("RATE_LIMIT_DAILY_IMAGES", "0"),
+        ("ENVIRONMENT", "staging"),
+        ("LOG_LEVEL", "LOUD"),
+        ("MAX_UPLOAD_BYTES", "lots"),
+        ("DATABASE_SCHEMA", "x; DROP TABLE edits"),
+        ("EDIT_PROVIDER", "magic"),
+    ],
+)
+def test_invalid_values_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings()
+    assert name in str(raised.value)
+
+
+def test_secrets_are_never_echoed() -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings(admin_token=["not", "a", "string"])
+    assert "ADMIN_TOKEN" in str(raised.value)
+    assert "not" not in str(raised.value).split("ADMIN_TOKEN", 1)[1]
+    settings = load_settings(admin_token="hunter2")
+    assert "hunter2" not in repr(settings)
+
+
+def test_serve_refuses_to_start_with_a_bad_value(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    result = subprocess.run(
+        [sys.executable, "-m", "mizual", "serve"],
+        env={"PATH": "/usr/bin:/bin", "DATA_DIR": str(tmp_path), "MAX_WORKERS": "many"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "MAX_WORKERS" in result.stderr
+    assert "Traceback" not in result.stderr
