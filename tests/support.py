@@ -142,8 +142,9 @@ def wait_for(client: httpx.Client, edit_id: str, timeout: float = 30.0) -> dict[
         time.sleep(0.05)
 
 
-def edit_and_wait(client: httpx.Client, prompt: str, image: bytes | None = None,
-                  **kwargs: Any) -> dict[str, Any]:
+def edit_and_wait(
+    client: httpx.Client, prompt: str, image: bytes | None = None, **kwargs: Any
+) -> dict[str, Any]:
     response = submit(client, prompt, image, **kwargs)
     assert response.status_code == 200, response.text
     return wait_for(client, response.json()["edit_id"])

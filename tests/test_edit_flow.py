@@ -29,7 +29,10 @@ def test_black_and_white_edit_completes_with_a_grayscale_progressive_jpeg(
     assert status["progress_percent"] == 100
     assert status["is_error"] is False
     assert set(status["stage_timings_ms"]) >= {
-        "initialization", "enhancing_prompt", "fetching_image", "ai_processing",
+        "initialization",
+        "enhancing_prompt",
+        "fetching_image",
+        "ai_processing",
         "uploading_result",
     }
 
@@ -47,8 +50,15 @@ def test_status_fields_follow_the_reference(client: httpx.Client) -> None:
     response = submit(client, "make it brighter", jpeg_bytes())
     status = client.get(response.json()["polling_url"]).json()
     for field in (
-        "uuid", "status", "processing_stage", "message", "progress_percent", "is_complete",
-        "is_error", "edited_image_url", "created_at",
+        "uuid",
+        "status",
+        "processing_stage",
+        "message",
+        "progress_percent",
+        "is_complete",
+        "is_error",
+        "edited_image_url",
+        "created_at",
     ):
         assert field in status
     wait_for(client, response.json()["edit_id"])

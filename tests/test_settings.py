@@ -15,8 +15,20 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # typ
     import os
 
     for name in list(os.environ):
-        if name.startswith(("RATE_LIMIT", "MAX_", "DATABASE", "ENVIRONMENT", "LOG_LEVEL",
-                            "STORAGE", "UNSUPPORTED", "ADMIN", "PORT", "HOST")):
+        if name.startswith(
+            (
+                "RATE_LIMIT",
+                "MAX_",
+                "DATABASE",
+                "ENVIRONMENT",
+                "LOG_LEVEL",
+                "STORAGE",
+                "UNSUPPORTED",
+                "ADMIN",
+                "PORT",
+                "HOST",
+            )
+        ):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)  # no stray .env file
 
