@@ -114,3 +114,17 @@ def test_serve_refuses_to_start_with_a_bad_value(tmp_path) -> None:  # type: ign
     assert result.returncode == 2
     assert "MAX_WORKERS" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_serve_uses_preview_unless_environment_is_set(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    from mizual.cli import serve_settings
+
+    assert serve_settings(host=None, port=None).environment == Environment.PREVIEW
+    assert serve_settings(host="0.0.0.0", port=9999).port == 9999
+    (tmp_path / ".env").write_text("ENVIRONMENT=production\n")
+    assert serve_settings(host=None, port=None).environment == Environment.PRODUCTION
+    (tmp_path / ".env").unlink()
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    assert serve_settings(host=None, port=None).rate_limit_daily_images == 3

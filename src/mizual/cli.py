@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
@@ -22,6 +21,15 @@ def _settings(**overrides: object) -> Settings:
         raise typer.Exit(2) from None
 
 
+def serve_settings(*, host: str | None, port: int | None) -> Settings:
+    """Settings for `serve`: the preview profile unless ENVIRONMENT is set (env or .env)."""
+    settings = _settings(host=host, port=port)
+    if "environment" not in settings.model_fields_set:
+        # A person trying Mizual out gets room for dozens of edits.
+        settings = _settings(host=host, port=port, environment="preview")
+    return settings
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on [env: HOST]")] = None,
@@ -35,9 +43,7 @@ def serve(
     from mizual.kit.db.migrate import upgrade
     from mizual.logs import configure_logging
 
-    # A person trying Mizual out gets the preview profile: room for dozens of edits.
-    os.environ.setdefault("ENVIRONMENT", "preview")
-    settings = _settings(host=host, port=port)
+    settings = serve_settings(host=host, port=port)
     configure_logging(settings.log_level)
     engine = build_engine(settings)
     try:
