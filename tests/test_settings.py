@@ -63,11 +63,11 @@ def test_preview_profile_and_explicit_values_win(monkeypatch: pytest.MonkeyPatch
 
 
 def test_lists_and_sizes_parse(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("UNSUPPORTED_IMAGE_TYPES", " HEIC, gif ")
+    monkeypatch.setenv("UNSUPPORTED_IMAGE_TYPES", " HEIC, gif, JPG, tif ")
     monkeypatch.setenv("MAX_UPLOAD_BYTES", "5MiB")
     monkeypatch.setenv("RATE_LIMIT_BURST_SECONDS", "0")
     settings = load_settings()
-    assert settings.unsupported_image_types == ["heic", "gif"]
+    assert settings.unsupported_image_types == ["heic", "gif", "jpeg", "tiff"]
     assert settings.max_upload_bytes == 5 * 1024 * 1024
     assert settings.burst_protection_enabled is False
 

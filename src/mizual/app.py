@@ -20,6 +20,7 @@ from mizual.edits.router import router as edits_router
 from mizual.errors import MizualError, RateLimited
 from mizual.feedback.router import router as feedback_router
 from mizual.kit.bodylimit import BodySizeLimit
+from mizual.kit.dataurl import describe_bytes
 from mizual.ops.debug import router as debug_router
 from mizual.ops.router import router as ops_router
 from mizual.runtime import Runtime, build_runtime
@@ -61,7 +62,7 @@ def create_app(settings: Settings, *, with_workers: bool = True) -> FastAPI:
     app.add_middleware(
         BodySizeLimit,
         max_bytes=max_body,
-        advice=f"Images may be at most {settings.max_upload_bytes / 1024 / 1024:.1f} MiB.",
+        advice=f"Images may be at most {describe_bytes(settings.max_upload_bytes)}.",
     )
     return app
 
@@ -92,7 +93,10 @@ def install_error_handlers(app: FastAPI) -> None:
             location = ".".join(str(part) for part in error["loc"] if part != "body")
             message = error["msg"]
             if error["type"] == "json_invalid":
-                message = "the request body is not valid JSON"
+                # Its location is a character offset, not a field: say so rather than "16: ..."
+                reason = error.get("ctx", {}).get("error", "")
+                message = f"the request body is not valid JSON ({reason} at character {location})"
+                location = ""
             problems.append(f"{location}: {message}" if location else message)
         return JSONResponse(
             error_body("invalid_input", "; ".join(problems) or "invalid request"),
@@ -101,7 +105,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
+            exc.status_code, "http_error"
+        )
         return JSONResponse(
             error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
         )

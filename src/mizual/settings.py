@@ -73,14 +73,25 @@ def parse_byte_size(value: Any) -> int:
     return int(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
 
 
+_FORMAT_ALIASES = {"jpg": "jpeg", "jpe": "jpeg", "tif": "tiff", "heif": "heic"}
+
+
 def parse_csv(value: Any) -> Any:
     if isinstance(value, str):
         return [item.strip().lower() for item in value.split(",") if item.strip()]
     return value
 
 
+def parse_image_types(value: Any) -> Any:
+    """Lower-case format names; common spellings (jpg, tif, heif) mean their format."""
+    items = parse_csv(value)
+    if isinstance(items, list):
+        return [_FORMAT_ALIASES.get(str(item).lower(), str(item).lower()) for item in items]
+    return items
+
+
 ByteSize = Annotated[int, BeforeValidator(parse_byte_size)]
-CsvList = Annotated[list[str], NoDecode, BeforeValidator(parse_csv)]
+ImageTypeList = Annotated[list[str], NoDecode, BeforeValidator(parse_image_types)]
 
 
 class Settings(BaseSettings):
@@ -133,7 +144,7 @@ class Settings(BaseSettings):
     rate_limit_status_checks_per_minute: int = Field(default=30, ge=1)
 
     # Images and chains
-    unsupported_image_types: CsvList = Field(default_factory=lambda: ["heic", "avif", "gif"])
+    unsupported_image_types: ImageTypeList = Field(default_factory=lambda: ["heic", "avif", "gif"])
     max_chain_length: int = Field(default=5, ge=1)
     max_upload_bytes: ByteSize = 20 * 1024**2
     max_image_pixels: int = Field(default=100_000_000, ge=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from mizual.edits.stages import (
     FAILED_STAGE,
@@ -14,6 +14,8 @@ from mizual.edits.stages import (
     EditStatus,
 )
 
+MAX_PROMPT_CHARS = 1000
+
 if TYPE_CHECKING:
     from mizual.edits.repository import EditRecord
     from mizual.kit.storage.base import Storage
@@ -21,7 +23,6 @@ if TYPE_CHECKING:
 
 class EditImageRequest(BaseModel):
     prompt: str = Field(
-        max_length=20_000,
         description="What to change, in plain English (at most 1000 characters after cleaning).",
         examples=["make it black and white"],
     )
@@ -33,6 +34,17 @@ class EditImageRequest(BaseModel):
     parent_edit_uuid: str | None = Field(
         default=None, max_length=100, description="A completed edit to continue from."
     )
+
+    @field_validator("prompt")
+    @classmethod
+    def not_absurdly_long(cls, value: str) -> str:
+        # The exact limit is applied after cleaning (see edits.service); this spares the work.
+        if len(value) > 20 * MAX_PROMPT_CHARS:
+            raise ValueError(
+                f"the prompt is {len(value)} characters long; at most {MAX_PROMPT_CHARS} "
+                "are accepted"
+            )
+        return value
 
 
 class EditCreateResponse(BaseModel):

@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from mizual.edits.repository import EditRecord, EditRepository
-from mizual.edits.schemas import EditStatusView
+from mizual.edits.schemas import MAX_PROMPT_CHARS, EditStatusView
 from mizual.edits.stages import EditStatus
 from mizual.errors import ChainTooLong, Conflict, InvalidInput, NotFound
 from mizual.kit import imaging
@@ -22,7 +22,6 @@ from mizual.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-MAX_PROMPT_CHARS = 1000
 STATUS_TTL_SECONDS = 30
 _CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, Field, StrictInt, field_validator
+from pydantic_core import PydanticCustomError
 
 
 class FeedbackCreate(BaseModel):
@@ -14,6 +15,14 @@ class FeedbackCreate(BaseModel):
         max_length=20_000,
         description="Required with a thumbs down (rating 0); at most 2000 characters.",
     )
+
+    @field_validator("rating", mode="before")
+    @classmethod
+    def integer_rating(cls, value: Any) -> Any:
+        # Literal[0, 1] alone lets true, false and 1.0 through as 1 and 0.
+        if isinstance(value, bool | float):
+            raise PydanticCustomError("literal_error", "Input should be 0 or 1")
+        return value
 
 
 class FeedbackResponse(BaseModel):

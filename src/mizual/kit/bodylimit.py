@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    """An HTTP exception, so FastAPI passes it on to the app's handlers as a 413 (it turns any
+    other exception raised while reading the body into a 400 "error parsing the body")."""
 
 
 class BodySizeLimit:
@@ -35,7 +37,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge
+                    raise _TooLarge(413, self._detail(), headers={"connection": "close"})
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -49,14 +51,11 @@ class BodySizeLimit:
             if not response_started:
                 await self._refuse(send)
 
+    def _detail(self) -> str:
+        return f"The request body is larger than {self.max_bytes:,} bytes. {self.advice}"
+
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "error": "payload_too_large",
-                "detail": f"The request body is larger than {self.max_bytes:,} bytes. "
-                f"{self.advice}",
-            }
-        ).encode()
+        body = json.dumps({"error": "payload_too_large", "detail": self._detail()}).encode()
         await send(
             {
                 "type": "http.response.start",

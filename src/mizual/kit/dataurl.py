@@ -48,8 +48,17 @@ def decode_image_payload(payload: str, *, max_bytes: int) -> bytes:
     return data
 
 
+def describe_bytes(size: int) -> str:
+    """A size for people: '20.0 MiB', '48.8 KiB' (a small cap must not read as '0.0 MiB')."""
+    if size >= 1024 * 1024:
+        return f"{size / 1024 / 1024:.1f} MiB"
+    if size >= 1024:
+        return f"{size / 1024:.1f} KiB"
+    return f"{size:,} bytes"
+
+
 def _too_large(max_bytes: int) -> PayloadTooLarge:
     return PayloadTooLarge(
-        f"image: the image is larger than {max_bytes / 1024 / 1024:.1f} MiB, the most this "
+        f"image: the image is larger than {describe_bytes(max_bytes)}, the most this "
         "server accepts; compress or downscale it and try again"
     )

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pyvips
 from PIL import Image as PILImage
+from PIL.BmpImagePlugin import BmpImageFile
 
 from mizual.errors import InvalidImage, PayloadTooLarge, UnsupportedImageType
 
@@ -31,6 +32,8 @@ _WHY_BLOCKED = {
 }
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
 _AVIF_BRANDS = {b"avif", b"avis"}
+# The DIB header's size, right after "BM" and the file header: a text that starts "BM" is no BMP.
+_BMP_HEADER_SIZES = {size.to_bytes(4, "little") for size in (12, 16, 40, 52, 56, 64, 108, 124)}
 RESULT_JPEG_QUALITY = 85
 
 
@@ -70,7 +73,7 @@ def detect_format(data: bytes) -> str | None:
         return "gif"
     if head.startswith((b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")):
         return "tiff"
-    if head.startswith(b"BM") and len(head) >= 26:
+    if head.startswith(b"BM") and len(head) >= 26 and head[14:18] in _BMP_HEADER_SIZES:
         return "bmp"
     if head[4:8] == b"ftyp":
         brands = {head[8:12]} | {head[i : i + 4] for i in range(16, min(len(head), 32), 4)}
@@ -114,7 +117,7 @@ def inspect(data: bytes, *, unsupported: list[str], max_pixels: int) -> ImageInf
 
 def _inspect_bmp(data: bytes, *, max_pixels: int) -> ImageInfo:
     try:
-        with PILImage.open(io.BytesIO(data)) as pil:
+        with _open_bmp(data) as pil:
             _check_pixels(pil.width, pil.height, max_pixels=max_pixels)
             pil.load()
             return ImageInfo("bmp", pil.width, pil.height, pil.mode in {"RGBA", "LA", "PA"})
@@ -127,9 +130,14 @@ def _inspect_bmp(data: bytes, *, max_pixels: int) -> ImageInfo:
 def _check_pixels(width: int, height: int, *, max_pixels: int) -> None:
     if width * height > max_pixels:
         raise PayloadTooLarge(
-            f"the image is {width}x{height} pixels ({width * height / 1e6:.1f} MP); this server "
-            f"accepts at most {max_pixels / 1e6:.1f} MP. Downscale it and try again"
+            f"the image is {width}x{height} pixels ({_describe_pixels(width * height)}); this "
+            f"server accepts at most {_describe_pixels(max_pixels)}. Downscale it and try again"
         )
+
+
+def _describe_pixels(pixels: int) -> str:
+    """'400.0 MP', or the exact count below 0.1 MP (a small cap must not read as '0.0 MP')."""
+    return f"{pixels / 1e6:.1f} MP" if pixels >= 100_000 else f"{pixels:,} pixels"
 
 
 def load(data: bytes) -> pyvips.Image:
@@ -141,8 +149,14 @@ def load(data: bytes) -> pyvips.Image:
     return to_display_space(image)
 
 
+def _open_bmp(data: bytes) -> BmpImageFile:
+    """Opened directly, not by `PILImage.open`, whose decompression-bomb guard would refuse a
+    huge BMP as corrupt before `_check_pixels` could refuse it as too large (413)."""
+    return BmpImageFile(io.BytesIO(data))
+
+
 def _load_bmp(data: bytes) -> pyvips.Image:
-    with PILImage.open(io.BytesIO(data)) as pil:
+    with _open_bmp(data) as pil:
         transparent = pil.mode in {"RGBA", "LA", "PA"} or "transparency" in pil.info
         mode = "RGBA" if transparent else "RGB"
         converted = pil.convert(mode)
