@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 import pyvips
 
+UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
+
 # Generous limits so tests that are not about rate limiting never meet one.
 RELAXED_LIMITS = {
     "RATE_LIMIT_DAILY_IMAGES": "100000",
@@ -154,3 +156,20 @@ def fetch_image(client: httpx.Client, url: str) -> tuple[httpx.Response, pyvips.
     response = httpx.get(url, timeout=30)
     response.raise_for_status()
     return response, pyvips.Image.new_from_buffer(response.content, "")
+
+
+def colourfulness(image: pyvips.Image) -> float:
+    """Mean chroma in LCh: 0 for a grey image."""
+    if image.bands < 3:
+        return 0.0
+    return float(image.colourspace("lch")[1].avg())
+
+
+def assert_error(response: httpx.Response, status_code: int, code: str, *words: str) -> str:
+    """The response is the JSON error a person would read, and it says these words."""
+    assert response.status_code == status_code, response.text
+    body = response.json()
+    assert body["error"] == code, body
+    for word in words:
+        assert word in body["detail"], body
+    return str(body["detail"])

@@ -11,10 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
-import pyvips
 
 from tests.support import (
+    UNKNOWN_ID,
     MizualServer,
+    assert_error,
+    colourfulness,
     edit_and_wait,
     encode,
     fetch_image,
@@ -23,8 +25,6 @@ from tests.support import (
     submit,
     wait_for,
 )
-
-UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 
 
 @pytest.fixture(scope="module")
@@ -40,26 +40,10 @@ def chain_client(chain_server: MizualServer) -> Iterator[httpx.Client]:
         yield http
 
 
-def colourfulness(image: pyvips.Image) -> float:
-    """Mean chroma in LCh: 0 for a grey image."""
-    if image.bands < 3:
-        return 0.0
-    return float(image.colourspace("lch")[1].avg())
-
-
 def completed(client: httpx.Client, prompt: str, image: bytes | None = None, **kwargs: Any) -> dict:
     status = edit_and_wait(client, prompt, image, **kwargs)
     assert status["status"] == "completed", status
     return status
-
-
-def assert_error(response: httpx.Response, status_code: int, code: str, *words: str) -> str:
-    assert response.status_code == status_code, response.text
-    body = response.json()
-    assert body["error"] == code, body
-    for word in words:
-        assert word in body["detail"], body
-    return str(body["detail"])
 
 
 def test_child_without_image_edits_the_parents_result(chain_client: httpx.Client) -> None:

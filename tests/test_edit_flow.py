@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.support import edit_and_wait, fetch_image, jpeg_bytes, submit, wait_for
-
-
-def colourfulness(image) -> float:  # type: ignore[no-untyped-def]
-    """Mean chroma in LCh: 0 for a grey image."""
-    if image.bands < 3:
-        return 0.0
-    return float(image.colourspace("lch")[1].avg())
+from tests.support import colourfulness, edit_and_wait, fetch_image, jpeg_bytes, submit, wait_for
 
 
 def test_black_and_white_edit_completes_with_a_grayscale_progressive_jpeg(

@@ -15,9 +15,8 @@ import httpx
 import pytest
 
 from mizual.feedback.service import anonymize_ip
-from tests.support import MizualServer, edit_and_wait, jpeg_bytes
+from tests.support import UNKNOWN_ID, MizualServer, assert_error, edit_and_wait, jpeg_bytes
 
-UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 THANKS = "Thank you for your feedback!"
 
 
@@ -34,14 +33,6 @@ def send(
     if text is not None:
         body["feedback_text"] = text
     return client.post("/feedback/", json=body)
-
-
-def assert_error(response: httpx.Response, status_code: int, code: str, *words: str) -> None:
-    assert response.status_code == status_code, response.text
-    body = response.json()
-    assert body["error"] == code, body
-    for word in words:
-        assert word in body["detail"], body
 
 
 def assert_stored(response: httpx.Response, edit_id: str, rating: int, text: str | None) -> None:
