@@ -40,7 +40,7 @@ class _Work:
 
     record: EditRecord
     original: bytes | None = None
-    edited: pyvips.Image | None = None
+    encoded: imaging.EncodedImage | None = None
 
 
 class Pipeline:
@@ -72,17 +72,19 @@ class Pipeline:
             logger.info("edit %s: nothing to do (finished or unknown)", edit_uuid)
             return
         work = _Work(record)
+        timings = dict(record.stage_timings or {})
         for stage in PIPELINE:
             if self._already_done(stage, work.record):
                 continue
-            work.record = self._enter(work.record, stage)
+            # One write per stage: its start, with the durations of the stages before it.
+            work.record = self._enter(work.record, stage, timings)
             started = time.perf_counter()
             try:
                 self._run_with_retries(stage, work)
             except ProcessingError as exc:
                 self._fail(work.record, stage, exc)
                 return
-            self._record_timing(work, stage, time.perf_counter() - started)
+            timings[stage.value] = round((time.perf_counter() - started) * 1000, 2)
 
     @staticmethod
     def _already_done(stage: Stage, record: EditRecord) -> bool:
@@ -92,8 +94,10 @@ class Pipeline:
             return record.result_key is not None
         return False
 
-    def _enter(self, record: EditRecord, stage: Stage) -> EditRecord:
-        updated = self.service.repository.update(record.uuid, processing_stage=stage.value)
+    def _enter(self, record: EditRecord, stage: Stage, timings: dict[str, float]) -> EditRecord:
+        updated = self.service.repository.update(
+            record.uuid, processing_stage=stage.value, stage_timings=timings
+        )
         assert updated is not None
         self.service.publish(updated)
         return updated
@@ -126,14 +130,6 @@ class Pipeline:
                 delay,
             )
             self.sleep(delay)
-
-    def _record_timing(self, work: _Work, stage: Stage, seconds: float) -> None:
-        if stage == Stage.COMPLETION:
-            return  # recorded with the completion itself
-        timings = {**(work.record.stage_timings or {}), stage.value: round(seconds * 1000, 2)}
-        updated = self.service.repository.update(work.record.uuid, stage_timings=timings)
-        assert updated is not None
-        work.record = updated
 
     def _fail(self, record: EditRecord, stage: Stage, error: ProcessingError) -> None:
         logger.error("edit %s: failed at %s: %s", record.uuid, stage, error.detail)
@@ -194,20 +190,20 @@ class Pipeline:
         )
         try:
             outcome = self.editor.edit(request)
+            # pyvips is lazy: encoding is when the pixels are computed, so it belongs here.
+            work.encoded = imaging.encode_result(outcome.image)
         except EditingError as exc:
             raise ProcessingError(
                 exc.user_message, retryable=exc.retryable, detail=str(exc)
             ) from exc
-        work.edited = outcome.image
-
-    def _upload_result(self, work: _Work) -> None:
-        assert work.edited is not None
-        try:
-            encoded = imaging.encode_result(work.edited)
         except pyvips.Error as exc:
             raise ProcessingError(
                 STAGE_FAILURE_MESSAGES[Stage.AI_PROCESSING], retryable=False, detail=str(exc)
             ) from exc
+
+    def _upload_result(self, work: _Work) -> None:
+        encoded = work.encoded
+        assert encoded is not None
         key = self.service.result_key(work.record.uuid, encoded.extension)
         try:
             self.service.storage.put(key, encoded.data, content_type=encoded.content_type)
