@@ -1,0 +1,149 @@
+"""The stage runner: retries per policy, permanent failures, and resuming after a crash."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+
+from mizual.edits.pipeline import Pipeline
+from mizual.edits.stages import RETRY_POLICY, Stage
+from mizual.kit.db.migrate import upgrade
+from mizual.kit.storage.base import StorageError
+from mizual.kit.storage.local import LocalStorage
+from mizual.providers.editing.base import EditingError, EditOutcome, EditRequest
+from mizual.providers.editing.local import LocalEditingProvider
+from mizual.providers.prompting.base import UnchangedPrompt
+from mizual.runtime import Runtime, build_runtime
+from mizual.settings import load_settings
+from tests.support import data_url, jpeg_bytes
+
+
+class FlakyStorage(LocalStorage):
+    """Fails the first `failures` writes of results, as a store having a bad moment would."""
+
+    def __init__(self, *, root: Path, base_url: str, failures: int) -> None:
+        super().__init__(root=root, base_url=base_url)
+        self.failures = failures
+        self.result_writes = 0
+
+    def put(self, key: str, data: bytes, *, content_type: str) -> None:
+        if "/results/" in key:
+            self.result_writes += 1
+            if self.result_writes <= self.failures:
+                raise StorageError("connection reset by peer")
+        super().put(key, data, content_type=content_type)
+
+
+class CountingEditor(LocalEditingProvider):
+    def __init__(self, error: EditingError | None = None) -> None:
+        self.calls = 0
+        self.error = error
+
+    def edit(self, request: EditRequest) -> EditOutcome:
+        self.calls += 1
+        if self.error is not None:
+            raise self.error
+        return super().edit(request)
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> Iterator[Runtime]:
+    settings = load_settings(data_dir=tmp_path, environment="preview")
+    built = build_runtime(settings, with_workers=False)
+    upgrade(built.engine)
+    yield built
+    built.close()
+
+
+def make_pipeline(runtime: Runtime, editor: CountingEditor, delays: list[float]) -> Pipeline:
+    return Pipeline(
+        service=runtime.edits,
+        editor=editor,
+        enhancer=UnchangedPrompt("off in tests"),
+        sleep=delays.append,
+    )
+
+
+def new_edit(runtime: Runtime, prompt: str = "make it black and white") -> UUID:
+    record = runtime.edits.submit(
+        prompt=prompt, image=data_url(jpeg_bytes(64, 48)), parent_edit_id=None
+    )
+    return record.uuid
+
+
+def test_retryable_upload_failure_is_retried_with_backoff(runtime: Runtime, tmp_path: Path) -> None:
+    flaky = FlakyStorage(root=tmp_path / "images", base_url="http://test", failures=2)
+    runtime.edits.storage = flaky
+    edit_uuid = new_edit(runtime)
+    delays: list[float] = []
+    make_pipeline(runtime, CountingEditor(), delays).run(edit_uuid)
+
+    record = runtime.edits.get(edit_uuid)
+    assert record.status == "completed"
+    assert flaky.result_writes == 3
+    policy = RETRY_POLICY[Stage.UPLOADING_RESULT]
+    assert delays == [policy.delay_seconds, policy.delay_seconds * 2]
+
+
+def test_upload_failing_past_the_policy_fails_the_edit_with_a_safe_message(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    runtime.edits.storage = FlakyStorage(
+        root=tmp_path / "images", base_url="http://test", failures=99
+    )
+    edit_uuid = new_edit(runtime)
+    make_pipeline(runtime, CountingEditor(), []).run(edit_uuid)
+
+    status = runtime.edits.status(str(edit_uuid))
+    assert status["status"] == "failed"
+    assert status["error_stage"] == "uploading_result"
+    assert status["message"] == "We could not save your edited image. Please try again."
+    assert "connection reset" not in status["message"]  # details stay in the logs
+    assert status["progress_percent"] == 90
+
+
+def test_permanent_editor_error_is_not_retried(runtime: Runtime) -> None:
+    editor = CountingEditor(EditingError("Your prompt was refused.", retryable=False))
+    edit_uuid = new_edit(runtime)
+    delays: list[float] = []
+    make_pipeline(runtime, editor, delays).run(edit_uuid)
+    assert editor.calls == 1
+    assert delays == []
+    assert runtime.edits.status(str(edit_uuid))["message"] == "Your prompt was refused."
+
+
+def test_ai_processing_has_no_retries_even_for_retryable_errors(runtime: Runtime) -> None:
+    editor = CountingEditor(EditingError("The editor is busy.", retryable=True))
+    edit_uuid = new_edit(runtime)
+    make_pipeline(runtime, editor, []).run(edit_uuid)
+    assert editor.calls == 1 + RETRY_POLICY[Stage.AI_PROCESSING].max_retries == 1
+
+
+def test_rerun_after_a_crash_skips_recorded_stages(runtime: Runtime) -> None:
+    edit_uuid = new_edit(runtime)
+    make_pipeline(runtime, CountingEditor(), []).run(edit_uuid)
+    finished = runtime.edits.get(edit_uuid)
+    # As if the worker died after uploading the result but before completing the edit.
+    runtime.edits.repository.update(
+        edit_uuid, status="processing", processing_stage="completion", finished_at=None
+    )
+    editor = CountingEditor()
+    make_pipeline(runtime, editor, []).run(edit_uuid)
+
+    resumed = runtime.edits.get(edit_uuid)
+    assert resumed.status == "completed"
+    assert editor.calls == 0  # the recorded result was kept, not made again
+    assert resumed.result_key == finished.result_key
+    assert resumed.attempts == 2
+
+
+def test_finished_edit_is_not_run_again(runtime: Runtime) -> None:
+    edit_uuid = new_edit(runtime)
+    make_pipeline(runtime, CountingEditor(), []).run(edit_uuid)
+    editor = CountingEditor()
+    make_pipeline(runtime, editor, []).run(edit_uuid)
+    assert editor.calls == 0
+    assert runtime.edits.get(edit_uuid).attempts == 1
