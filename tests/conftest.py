@@ -6,17 +6,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import MizualServer
+from tests.support import MizualServer, running_server
 
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MizualServer]:
     """One shared embedded server with relaxed rate limits and an admin token."""
-    instance = MizualServer(
+    with running_server(
         tmp_path_factory.mktemp("shared-server"), env={"ADMIN_TOKEN": "test-admin-token"}
-    ).start()
-    yield instance
-    instance.stop()
+    ) as instance:
+        yield instance
 
 
 @pytest.fixture

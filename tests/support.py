@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +92,15 @@ class MizualServer:
                 self.process.wait(15)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+@contextmanager
+def running_server(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[MizualServer]:
+    instance = MizualServer(data_dir, env).start()
+    try:
+        yield instance
+    finally:
+        instance.stop()
 
 
 def gradient_image(width: int = 320, height: int = 240) -> pyvips.Image:

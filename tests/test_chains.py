@@ -22,6 +22,7 @@ from tests.support import (
     fetch_image,
     gradient_image,
     jpeg_bytes,
+    running_server,
     submit,
     wait_for,
 )
@@ -29,9 +30,8 @@ from tests.support import (
 
 @pytest.fixture(scope="module")
 def chain_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MizualServer]:
-    instance = MizualServer(tmp_path_factory.mktemp("chain-server")).start()
-    yield instance
-    instance.stop()
+    with running_server(tmp_path_factory.mktemp("chain-server")) as instance:
+        yield instance
 
 
 @pytest.fixture

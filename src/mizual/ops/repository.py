@@ -9,6 +9,12 @@ from sqlalchemy import Engine, func, inspect, select, text
 from mizual.kit.db.tables import metadata
 
 
+def ping(engine: Engine) -> None:
+    """Raises when the database does not answer."""
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
 def describe_schema(engine: Engine) -> dict[str, Any]:
     inspector = inspect(engine)
     tables: dict[str, Any] = {}

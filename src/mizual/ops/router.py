@@ -8,13 +8,13 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
-from sqlalchemy import text
 
 from mizual import __version__
 from mizual.deps import RuntimeDep
 from mizual.errors import NotFound
 from mizual.kit.storage.base import ObjectNotFound
 from mizual.kit.storage.local import IMAGES_ROUTE, LocalStorage
+from mizual.ops.repository import ping
 
 router = APIRouter(tags=["ops"])
 
@@ -30,8 +30,7 @@ def index() -> RedirectResponse:
 def health(runtime: RuntimeDep) -> JSONResponse:
     """For load balancers: 200 when the service and its database answer, 503 otherwise."""
     try:
-        with runtime.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        ping(runtime.engine)
     except Exception:
         return JSONResponse(
             {"status": "unhealthy", "message": "The database is not reachable"}, status_code=503
