@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from tests.support import MizualServer, running_server
@@ -37,3 +40,31 @@ def make_server(tmp_path: Path) -> Iterator[callable]:  # type: ignore[valid-typ
     yield start
     for instance in started:
         instance.stop()
+
+
+POSTGRES_URL = os.environ.get(
+    "MIZUAL_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The test PostgreSQL server. Missing: a skip on a laptop, a failure in CI."""
+    try:
+        with psycopg.connect(POSTGRES_URL, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.OperationalError as exc:
+        reason = f"PostgreSQL is not reachable at {POSTGRES_URL} ({exc.__class__.__name__})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}; CI must run the PostgreSQL tests")
+        pytest.skip(f"{reason}; start it or set MIZUAL_TEST_DATABASE_URL")
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def postgres_schema(postgres_url: str) -> Iterator[str]:
+    """A schema of its own for one test, dropped afterwards."""
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    yield schema
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

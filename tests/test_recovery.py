@@ -3,28 +3,43 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
+
+import psycopg
+import pytest
 
 from tests.support import jpeg_bytes, submit, wait_for
 
-
-def unfinished_in_database(db_path: str) -> list[tuple[str, str]]:
-    with sqlite3.connect(db_path) as db:
-        return db.execute(
-            "SELECT status, processing_stage FROM edits WHERE status IN ('pending', 'processing')"
-        ).fetchall()
+UNFINISHED = "SELECT status FROM edits WHERE status IN ('pending', 'processing')"
 
 
-def test_killed_server_finishes_its_edits_after_restart(make_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_killed_server_finishes_its_edits_after_restart(  # type: ignore[no-untyped-def]
+    request, make_server, tmp_path, backend: str
+) -> None:
     data_dir = tmp_path / "recovery"
     settings = {"MAX_WORKERS": "1"}
+    unfinished: Callable[[], list[tuple[str]]]
+    if backend == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+        schema = request.getfixturevalue("postgres_schema")
+        settings |= {"DATABASE_URL": url, "DATABASE_SCHEMA": schema}
+
+        def unfinished() -> list[tuple[str]]:
+            with psycopg.connect(url, options=f"-c search_path={schema}") as conn:
+                return conn.execute(UNFINISHED).fetchall()
+    else:
+
+        def unfinished() -> list[tuple[str]]:
+            with sqlite3.connect(data_dir / "mizual.db") as db:
+                return db.execute(UNFINISHED).fetchall()
+
     first = make_server(settings, data_dir=data_dir)
     big_photo = jpeg_bytes(3000, 2000)
     with first.client() as client:
         ids = [submit(client, "blur it a lot", big_photo).json()["edit_id"] for _ in range(4)]
     first.kill()
-
-    left_behind = unfinished_in_database(str(data_dir / "mizual.db"))
-    assert left_behind, "every edit finished before the kill; the test proved nothing"
+    assert unfinished(), "every edit finished before the kill; the test proved nothing"
 
     second = make_server(settings, data_dir=data_dir)
     with second.client() as client:
@@ -34,4 +49,4 @@ def test_killed_server_finishes_its_edits_after_restart(make_server, tmp_path) -
             assert status["edited_image_url"].startswith(second.url)
             assert client.get(status["edited_image_url"]).status_code == 200
     assert "re-queued" in second.log()
-    assert unfinished_in_database(str(data_dir / "mizual.db")) == []
+    assert unfinished() == []

@@ -82,6 +82,8 @@ def test_lists_and_sizes_parse(monkeypatch: pytest.MonkeyPatch) -> None:
         ("MAX_UPLOAD_BYTES", "lots"),
         ("DATABASE_SCHEMA", "x; DROP TABLE edits"),
         ("EDIT_PROVIDER", "magic"),
+        ("DATABASE_POOL_SIZE", "0"),
+        ("DATABASE_PGBOUNCER", "sometimes"),
     ],
 )
 def test_invalid_values_name_the_variable(

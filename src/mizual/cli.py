@@ -39,17 +39,12 @@ def serve(
     import uvicorn
 
     from mizual.app import create_app
-    from mizual.kit.db.engine import build_engine
-    from mizual.kit.db.migrate import upgrade
+    from mizual.kit.db.migrate import migrate_database
     from mizual.logs import configure_logging
 
     settings = serve_settings(host=host, port=port)
     configure_logging(settings.log_level)
-    engine = build_engine(settings)
-    try:
-        upgrade(engine)
-    finally:
-        engine.dispose()
+    migrate_database(settings)
     typer.echo(f"Mizual is serving at {settings.base_url} (API docs at {settings.base_url}/docs)")
     uvicorn.run(
         create_app(settings),
@@ -63,17 +58,12 @@ def serve(
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema to the latest version."""
-    from mizual.kit.db.engine import build_engine
-    from mizual.kit.db.migrate import upgrade
+    from mizual.kit.db.migrate import migrate_database
     from mizual.logs import configure_logging
 
     settings = _settings()
     configure_logging(settings.log_level)
-    engine = build_engine(settings)
-    try:
-        upgrade(engine)
-    finally:
-        engine.dispose()
+    migrate_database(settings)
     typer.echo(f"database is up to date ({settings.database_backend})")
 
 

@@ -113,6 +113,8 @@ class Settings(BaseSettings):
     # Database
     database_url: SecretStr | None = None
     database_schema: str = "public"
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_pgbouncer: bool = False
 
     # Queue and workers
     celery_broker_url: str = "redis://localhost:6379/0"

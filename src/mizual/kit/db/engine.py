@@ -28,7 +28,34 @@ def build_engine(settings: Settings) -> Engine:
         )
         event.listen(engine, "connect", _tune_sqlite)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    if url.startswith("postgresql"):
+        return _postgres_engine(url, settings)
+    raise ValueError("DATABASE_URL must start with sqlite:// or postgresql://")
+
+
+def _postgres_engine(url: str, settings: Settings) -> Engine:
+    connect_args: dict[str, Any] = {
+        # Every connection works in this environment's schema.
+        "options": f"-c search_path={settings.database_schema}",
+        # Notice a dead server or a dropped NAT entry instead of hanging on it.
+        "keepalives": 1,
+        "keepalives_idle": 600,
+        "keepalives_interval": 30,
+        "keepalives_count": 3,
+        "connect_timeout": 10,
+        "application_name": "mizual",
+    }
+    if settings.database_pgbouncer:
+        # PgBouncer in transaction mode cannot keep server-side prepared statements.
+        connect_args["prepare_threshold"] = None
+    return create_engine(
+        url,
+        connect_args=connect_args,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+    )
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
