@@ -9,7 +9,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.support import MizualServer, running_server
+from tests.support import MizualServer, S3Server, running_server
 
 
 @pytest.fixture(scope="session")
@@ -68,3 +68,17 @@ def postgres_schema(postgres_url: str) -> Iterator[str]:
     yield schema
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    instance = S3Server(tmp_path_factory.mktemp("s3")).start()
+    yield instance
+    instance.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server: S3Server) -> str:
+    name = f"mizual-{uuid.uuid4().hex[:12]}"
+    s3_server.create_bucket(name)
+    return name

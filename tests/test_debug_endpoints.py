@@ -73,6 +73,7 @@ def test_version_and_health_reveal_no_secrets(make_server) -> None:  # type: ign
         assert version.status_code == 200
         assert version.json()["environment"] == "preview"
         assert version.json()["database"] == "sqlite"
+        assert version.json()["storage"] == "local"
         for text in (version.text, health.text):
             assert "s3cret-admin" not in text
             assert "bfl-secret-key" not in text

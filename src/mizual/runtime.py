@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from mizual.edits.pipeline import Pipeline
@@ -20,6 +21,7 @@ from mizual.kit.queue.inprocess import InProcessQueue
 from mizual.kit.ratelimit import RateLimiter
 from mizual.kit.storage.base import Storage
 from mizual.kit.storage.local import LocalStorage
+from mizual.kit.storage.s3 import S3Storage
 from mizual.providers.editing.base import EditingProvider
 from mizual.providers.editing.factory import build_editing_provider
 from mizual.providers.prompting.base import build_prompt_enhancer
@@ -50,10 +52,28 @@ class Runtime:
         self.engine.dispose()
 
 
+def build_storage(settings: Settings) -> Storage:
+    if not settings.uses_s3:
+        return LocalStorage(root=settings.data_dir / "images", base_url=settings.base_url)
+    return S3Storage(
+        bucket=settings.s3_bucket_name,
+        endpoint_url=settings.s3_endpoint_url,
+        region=settings.s3_region_name,
+        access_key_id=_reveal(settings.s3_access_key_id),
+        secret_access_key=_reveal(settings.s3_secret_access_key),
+        public_base_url=settings.s3_public_base_url,
+        presign_seconds=settings.s3_presign_seconds,
+    )
+
+
+def _reveal(secret: SecretStr | None) -> str | None:
+    return secret.get_secret_value() if secret is not None else None
+
+
 def build_runtime(settings: Settings, *, with_workers: bool) -> Runtime:
     engine = build_engine(settings)
     timings = OperationTimings()
-    storage = LocalStorage(root=settings.data_dir / "images", base_url=settings.base_url)
+    storage = build_storage(settings)
     cache = MemoryCache()
     edit_repository = EditRepository(engine, timings)
     edits = EditService(settings=settings, repository=edit_repository, storage=storage, cache=cache)

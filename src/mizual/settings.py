@@ -29,6 +29,12 @@ class Environment(StrEnum):
     PREVIEW = "preview"
 
 
+class StorageBackend(StrEnum):
+    AUTO = "auto"
+    LOCAL = "local"
+    S3 = "s3"
+
+
 class EditProvider(StrEnum):
     LOCAL = "local"
 
@@ -130,6 +136,9 @@ class Settings(BaseSettings):
     s3_secret_access_key: SecretStr | None = None
     s3_region_name: str | None = None
     storage_path_prefix: str = "production"
+    storage_backend: StorageBackend = StorageBackend.AUTO
+    s3_public_base_url: str | None = None
+    s3_presign_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
 
     # AI services
     edit_provider: EditProvider = EditProvider.LOCAL
@@ -164,7 +173,7 @@ class Settings(BaseSettings):
         given = {key.lower() for key in data}
         return {**{k: v for k, v in PROFILES[environment].items() if k not in given}, **data}
 
-    @field_validator("environment", "edit_provider", mode="before")
+    @field_validator("environment", "edit_provider", "storage_backend", mode="before")
     @classmethod
     def lower_case(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
@@ -218,6 +227,13 @@ class Settings(BaseSettings):
         if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
+
+    @property
+    def uses_s3(self) -> bool:
+        """S3 when asked for, or (auto) when an endpoint or access key is configured."""
+        if self.storage_backend == StorageBackend.AUTO:
+            return self.s3_endpoint_url is not None or self.s3_access_key_id is not None
+        return self.storage_backend == StorageBackend.S3
 
     @property
     def burst_protection_enabled(self) -> bool:

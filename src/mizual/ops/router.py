@@ -50,6 +50,7 @@ def version(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
         "environment": settings.environment.value,
         "edit_provider": runtime.editor.name,
         "database": settings.database_backend,
+        "storage": "s3" if settings.uses_s3 else "local",
         "python": platform.python_version(),
     }
 

@@ -1,0 +1,120 @@
+"""Images in an S3-compatible bucket (AWS S3, Backblaze B2, MinIO, ...)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from mizual.kit.storage.base import ObjectNotFound, StorageError, is_safe_key
+
+CACHE_CONTROL = "public, max-age=31536000"
+_MISSING = {"404", "NoSuchKey", "NotFound"}
+
+
+class S3Storage:
+    """One boto3 client per thread: clients are thread-safe, but sessions are not."""
+
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        endpoint_url: str | None,
+        region: str | None,
+        access_key_id: str | None,
+        secret_access_key: str | None,
+        public_base_url: str | None,
+        presign_seconds: int,
+    ) -> None:
+        self.bucket = bucket
+        self.public_base_url = public_base_url.rstrip("/") if public_base_url else None
+        self.presign_seconds = presign_seconds
+        self._client_options: dict[str, Any] = {
+            "endpoint_url": endpoint_url,
+            "region_name": region,
+            "aws_access_key_id": access_key_id,
+            "aws_secret_access_key": secret_access_key,
+            "config": Config(
+                signature_version="s3v4",
+                retries={"max_attempts": 3, "mode": "standard"},
+                max_pool_connections=10,
+                connect_timeout=5,
+                read_timeout=30,
+            ),
+        }
+        self._local = threading.local()
+        self._clients: list[Any] = []
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = boto3.session.Session().client("s3", **self._client_options)
+            self._local.client = client
+            with self._lock:
+                self._clients.append(client)
+        return client
+
+    def put(self, key: str, data: bytes, *, content_type: str) -> None:
+        self._check(key)
+        try:
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=data,
+                ContentType=content_type,
+                CacheControl=CACHE_CONTROL,
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"could not write {key} to bucket {self.bucket}: {exc}") from exc
+
+    def get(self, key: str) -> bytes:
+        self._check(key)
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=key)
+            data: bytes = response["Body"].read()
+            return data
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _MISSING:
+                raise ObjectNotFound(key) from None
+            raise StorageError(f"could not read {key} from bucket {self.bucket}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"could not read {key} from bucket {self.bucket}: {exc}") from exc
+
+    def exists(self, key: str) -> bool:
+        if not is_safe_key(key):
+            return False
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _MISSING:
+                return False
+            raise StorageError(f"could not check {key} in bucket {self.bucket}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"could not check {key} in bucket {self.bucket}: {exc}") from exc
+        return True
+
+    def url(self, key: str) -> str:
+        if self.public_base_url:
+            return f"{self.public_base_url}/{key}"
+        url: str = self.client.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": self.bucket, "Key": key},
+            ExpiresIn=self.presign_seconds,
+        )
+        return url
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients:
+                client.close()
+            self._clients.clear()
+
+    @staticmethod
+    def _check(key: str) -> None:
+        if not is_safe_key(key):
+            raise ObjectNotFound(key)
