@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import random
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -8,6 +9,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+import redis
 
 from tests.support import MizualServer, S3Server, running_server
 
@@ -82,3 +84,30 @@ def s3_bucket(s3_server: S3Server) -> str:
     name = f"mizual-{uuid.uuid4().hex[:12]}"
     s3_server.create_bucket(name)
     return name
+
+
+REDIS_URL = os.environ.get("MIZUAL_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+
+
+@pytest.fixture(scope="session")
+def redis_server_url() -> str:
+    """The test Redis server. Missing: a skip on a laptop, a failure in CI."""
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        reason = f"Redis is not reachable at {REDIS_URL} ({exc.__class__.__name__})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}; CI must run the Redis tests")
+        pytest.skip(f"{reason}; start it or set MIZUAL_TEST_REDIS_URL")
+    return REDIS_URL
+
+
+@pytest.fixture
+def redis_url(redis_server_url: str) -> Iterator[str]:
+    """A Redis database of its own for one test (numbers 1-15; 0 is left alone), emptied."""
+    url = f"{redis_server_url}/{random.randint(1, 15)}"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    yield url
+    client.flushdb()
+    client.close()

@@ -19,6 +19,7 @@ from mizual.kit.db.timing import OperationTimings
 from mizual.kit.queue.base import JobQueue
 from mizual.kit.queue.inprocess import InProcessQueue
 from mizual.kit.ratelimit import RateLimiter
+from mizual.kit.rediscache import RedisCache
 from mizual.kit.storage.base import Storage
 from mizual.kit.storage.local import LocalStorage
 from mizual.kit.storage.s3 import S3Storage
@@ -74,7 +75,7 @@ def build_runtime(settings: Settings, *, with_workers: bool) -> Runtime:
     engine = build_engine(settings)
     timings = OperationTimings()
     storage = build_storage(settings)
-    cache = MemoryCache()
+    cache: Cache = RedisCache(settings.redis_url) if settings.redis_url else MemoryCache()
     edit_repository = EditRepository(engine, timings)
     edits = EditService(settings=settings, repository=edit_repository, storage=storage, cache=cache)
     editor = build_editing_provider(settings)
@@ -83,7 +84,9 @@ def build_runtime(settings: Settings, *, with_workers: bool) -> Runtime:
         engine=engine,
         storage=storage,
         cache=cache,
-        limiter=RateLimiter("memory://"),
+        limiter=RateLimiter(
+            settings.redis_url or "memory://", key_prefix=f"{settings.environment}:ratelimit"
+        ),
         timings=timings,
         edits=edits,
         feedback=FeedbackService(repository=FeedbackRepository(engine, timings), edits=edits),

@@ -125,6 +125,7 @@ class Settings(BaseSettings):
     # Queue and workers
     celery_broker_url: str = "redis://localhost:6379/0"
     celery_result_backend: str = "redis://localhost:6379/0"
+    redis_url: str | None = None
     max_workers: int = Field(default=3, ge=1, le=64)
     celery_concurrency: int = Field(default=3, ge=1, le=64)
     celery_worker_memory_limit: ByteSize = 600 * 1000**2
@@ -200,6 +201,13 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"[A-Za-z0-9_.\-/]*", value) or ".." in value:
             raise ValueError("expected letters, digits, '-', '_', '.' and '/' only")
         return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def redis_scheme(cls, value: str | None) -> str | None:
+        if value and not re.match(r"rediss?://", value):
+            raise ValueError("expected a redis:// or rediss:// URL")
+        return value or None
 
     @field_validator("public_base_url")
     @classmethod

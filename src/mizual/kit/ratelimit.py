@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from mizual.errors import RateLimited
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -32,25 +37,43 @@ class RateState:
 
 
 class RateLimiter:
-    def __init__(self, storage_uri: str = "memory://") -> None:
-        self._storage = storage_from_string(storage_uri)
+    """Limits per client. With Redis, every API process shares the counts.
+
+    When the store cannot be reached, requests are allowed (and the failure logged): an outage
+    of Redis must not take the whole API down with it.
+    """
+
+    def __init__(self, storage_uri: str = "memory://", *, key_prefix: str = "mizual") -> None:
+        options: dict[str, Any] = {"key_prefix": key_prefix}
+        if storage_uri.startswith(("redis://", "rediss://")):
+            options |= {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+        self._storage = storage_from_string(storage_uri, **options)
         self._strategy = MovingWindowRateLimiter(self._storage)
+        self._last_warning = 0.0
 
-    def check(self, rule: Rule, client: str) -> RateState:
+    def check(self, rule: Rule, client: str) -> None:
         """Fail if the client has no request left under the rule, without spending one."""
-        if not self._strategy.test(rule.limit, rule.name, client):
+        if not self._guarded(lambda: self._strategy.test(rule.limit, rule.name, client)):
             raise self._refusal(rule, client)
-        return self._state(rule, client)
 
-    def hit(self, rule: Rule, client: str) -> RateState:
+    def hit(self, rule: Rule, client: str) -> None:
         """Spend one request, or fail with the wait time if none is left."""
-        if not self._strategy.hit(rule.limit, rule.name, client):
+        if not self._guarded(lambda: self._strategy.hit(rule.limit, rule.name, client)):
             raise self._refusal(rule, client)
-        return self._state(rule, client)
 
     def spend(self, rule: Rule, client: str) -> None:
         """Count one request that has already been allowed (see `check`)."""
-        self._strategy.hit(rule.limit, rule.name, client)
+        self._guarded(lambda: self._strategy.hit(rule.limit, rule.name, client))
+
+    def _guarded(self, decide: Callable[[], bool]) -> bool:
+        try:
+            return decide()
+        except Exception as exc:  # the store's client raises its own error types
+            now = time.monotonic()
+            if now - self._last_warning > 30:
+                self._last_warning = now
+                logger.warning("rate-limit store failed, allowing the request: %r", exc)
+            return True
 
     def _state(self, rule: Rule, client: str) -> RateState:
         stats = self._strategy.get_window_stats(rule.limit, rule.name, client)

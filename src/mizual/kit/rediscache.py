@@ -1,0 +1,83 @@
+"""The cache in Redis, shared by every API process and worker.
+
+Redis trouble never fails a request: reads count as misses and writes are skipped, with a
+warning in the log, and callers fall back to the database.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from typing import Any
+
+import redis
+
+logger = logging.getLogger(__name__)
+
+_WARN_EVERY_SECONDS = 30.0
+
+
+class RedisCache:
+    def __init__(self, url: str, *, timeout_seconds: float = 0.5) -> None:
+        self._client = redis.Redis.from_url(
+            url,
+            socket_timeout=timeout_seconds,
+            socket_connect_timeout=timeout_seconds,
+            health_check_interval=30,
+        )
+        self._lock = threading.Lock()
+        self._last_warning = 0.0
+        self.errors = 0
+
+    def get(self, key: str) -> Any | None:
+        try:
+            raw = self._client.get(key)
+        except redis.RedisError as exc:
+            self._warn("read", exc)
+            return None
+        return json.loads(raw) if raw is not None else None
+
+    def set(self, key: str, value: Any, *, ttl_seconds: int) -> None:
+        try:
+            self._client.set(key, json.dumps(value, separators=(",", ":")), ex=ttl_seconds)
+        except redis.RedisError as exc:
+            self._warn("write", exc)
+
+    def delete(self, key: str) -> None:
+        try:
+            self._client.delete(key)
+        except redis.RedisError as exc:
+            self._warn("delete", exc)
+
+    def stats(self) -> dict[str, Any]:
+        try:
+            info = self._client.info()
+        except redis.RedisError as exc:
+            return {"backend": "redis", "error": f"Redis is not reachable ({type(exc).__name__})"}
+        hits, misses = info.get("keyspace_hits", 0), info.get("keyspace_misses", 0)
+        return {
+            "backend": "redis",
+            "connected_clients": info.get("connected_clients", 0),
+            "used_memory_human": info.get("used_memory_human", "0B"),
+            "keyspace_hits": hits,
+            "keyspace_misses": misses,
+            "hit_rate": round(hits / (hits + misses), 4) if hits + misses else None,
+            "errors_seen_by_this_process": self.errors,
+        }
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _warn(self, action: str, exc: redis.RedisError) -> None:
+        # One line per half minute, not one per request, while Redis is down.
+        with self._lock:
+            self.errors += 1
+            now = time.monotonic()
+            if now - self._last_warning < _WARN_EVERY_SECONDS:
+                return
+            self._last_warning = now
+        logger.warning(
+            "cache %s failed, answering from the database: %s", action, type(exc).__name__
+        )

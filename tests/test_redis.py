@@ -1,0 +1,60 @@
+"""Redis as the shared cache and rate-limit store, and what happens when it is down."""
+
+from __future__ import annotations
+
+import json
+
+import redis
+
+from tests.support import edit_and_wait, free_port, jpeg_bytes, submit
+
+ADMIN = {"Authorization": "Bearer redis-admin"}
+
+
+def test_status_is_written_through_to_redis(make_server, redis_url: str) -> None:  # type: ignore[no-untyped-def]
+    server = make_server({"REDIS_URL": redis_url, "ADMIN_TOKEN": "redis-admin"})
+    with server.client() as client:
+        status = edit_and_wait(client, "make it black and white", jpeg_bytes(64, 48))
+        assert status["status"] == "completed"
+        cached = redis.Redis.from_url(redis_url).get(f"preview:status:{status['uuid']}")
+        assert cached is not None
+        # The worker wrote the final state itself: the cache is never behind the database.
+        assert json.loads(cached)["status"] == "completed"
+        assert json.loads(cached)["edited_image_url"] == status["edited_image_url"]
+        assert client.get(f"/edit/{status['uuid']}").json() == json.loads(cached)
+
+        stats = client.get("/debug/cache-stats", headers=ADMIN).json()
+        assert stats["backend"] == "redis"
+        assert stats["keyspace_hits"] >= 1
+        assert stats["environment"] == "preview"
+
+
+def test_rate_limits_hold_across_api_processes(make_server, redis_url: str) -> None:  # type: ignore[no-untyped-def]
+    settings = {"REDIS_URL": redis_url, "RATE_LIMIT_STATUS_CHECKS_PER_MINUTE": "3"}
+    first = make_server(settings)
+    with first.client() as a:
+        edit_id = submit(a, "flip it", jpeg_bytes(64, 48)).json()["edit_id"]
+        assert a.get(f"/edit/{edit_id}").status_code == 200
+        assert a.get(f"/edit/{edit_id}").status_code == 200
+    # A second API process on the same data, as behind a load balancer.
+    second = make_server(settings, data_dir=first.data_dir)
+    with second.client() as b:
+        assert b.get(f"/edit/{edit_id}").status_code == 200  # the third check of three
+        refused = b.get(f"/edit/{edit_id}")
+        assert refused.status_code == 429
+        assert "3 status checks" in refused.json()["detail"]
+
+
+def test_redis_down_degrades_to_the_database(make_server) -> None:  # type: ignore[no-untyped-def]
+    dead_redis = f"redis://127.0.0.1:{free_port()}/0"
+    server = make_server({"REDIS_URL": dead_redis, "ADMIN_TOKEN": "redis-admin"})
+    with server.client() as client:
+        status = edit_and_wait(client, "make it black and white", jpeg_bytes(64, 48))
+        assert status["status"] == "completed"
+        assert client.get("/health").json()["status"] == "ok"
+        stats = client.get("/debug/cache-stats", headers=ADMIN)
+        assert stats.status_code == 200
+        assert "not reachable" in stats.json()["error"]
+    log = server.log()
+    assert "answering from the database" in log
+    assert "allowing the request" in log
