@@ -36,7 +36,10 @@ def free_port() -> int:
 class MizualServer:
     """`mizual serve` in a child process, on a free port, with its own data folder."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, env: dict[str, str] | None = None, *, command: str = "serve"
+    ) -> None:
+        self.command = command
         self.data_dir = data_dir
         self.port = free_port()
         self.env = {
@@ -55,7 +58,7 @@ class MizualServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mizual", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "mizual", self.command, "--port", str(self.port)],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -236,3 +239,54 @@ class S3Server:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(10)
+
+
+class WorkerProcess:
+    """`mizual worker` (Celery) in a child process."""
+
+    def __init__(self, log_dir: Path, env: dict[str, str]) -> None:
+        self.log_path = log_dir / f"worker-{free_port()}.log"
+        self.env = {**os.environ, "LOG_LEVEL": "INFO", **env}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProcess:
+        log_dir = self.log_path.parent
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mizual", "worker"],
+            env=self.env,
+            stdout=self.log_path.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its pool children can be signalled as a group
+        )
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool processes, as an OOM kill would."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def wait_for_workers(client: httpx.Client, count: int, timeout: float = 60.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        response = client.get("/health/celery")
+        health: dict[str, Any] = response.json()
+        if response.status_code != 429 and health["worker_count"] >= count:
+            return health
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{count} worker(s) did not answer in {timeout}s: {health}")
+        # The endpoint allows 10 checks a minute.
+        time.sleep(int(response.headers.get("Retry-After", "0")) or 2.0)

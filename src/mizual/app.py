@@ -33,11 +33,16 @@ _BODY_OVERHEAD_BYTES = 64 * 1024
 
 
 def create_app(settings: Settings, *, with_workers: bool = True) -> FastAPI:
+    """`with_workers`: edits run in this process (embedded); otherwise they go to Celery."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = build_runtime(settings, with_workers=with_workers)
+        runtime = build_runtime(
+            settings, with_workers=with_workers, send_to_celery=not with_workers
+        )
         app.state.runtime = runtime
-        runtime.edits.recover_unfinished()
+        if with_workers:
+            runtime.edits.recover_unfinished()
         try:
             yield
         finally:

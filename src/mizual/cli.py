@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -13,9 +14,10 @@ app = typer.Typer(
 )
 
 
-def _settings(**overrides: object) -> Settings:
+def _settings(*, distributed: bool = False, **overrides: object) -> Settings:
     try:
-        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return load_settings(distributed=distributed, **given)
     except ConfigurationError as exc:
         typer.echo(f"mizual: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -53,6 +55,53 @@ def serve(
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=10,
     )
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="Address to listen on [env: HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on [env: PORT]")] = None,
+) -> None:
+    """Run the HTTP API alone; edits go to Celery workers (`mizual worker`) through the broker."""
+    import uvicorn
+
+    from mizual.app import create_app
+    from mizual.logs import configure_logging
+
+    settings = _settings(distributed=True, host=host, port=port)
+    configure_logging(settings.log_level)
+    typer.echo(f"Mizual API at {settings.base_url}; edits go to {_broker(settings)}")
+    uvicorn.run(
+        create_app(settings, with_workers=False),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=10,
+    )
+
+
+@app.command()
+def worker() -> None:
+    """Run a Celery worker that processes edits (CELERY_CONCURRENCY processes)."""
+    settings = _settings(distributed=True)
+    from mizual.logs import configure_logging
+
+    configure_logging(settings.log_level)
+    from mizual.worker import app as celery_app
+
+    celery_app.worker_main(
+        [
+            "worker",
+            f"--concurrency={settings.celery_concurrency}",
+            f"--loglevel={settings.log_level}",
+            f"--hostname=mizual@%h-{os.getpid()}",
+        ]
+    )
+
+
+def _broker(settings: Settings) -> str:
+    """The broker's address without its credentials."""
+    return settings.celery_broker_url.rsplit("@", 1)[-1]
 
 
 @app.command()

@@ -47,6 +47,7 @@ class Rules:
         )
         self.feedback = Rule.of("feedback", "5/minute", "at most 5 feedback messages a minute")
         self.chain = Rule.of("chain", "10/minute", "at most 10 chain look-ups a minute")
+        self.celery_health = Rule.of("celery_health", "10/minute", "at most 10 a minute")
         self.debug_db_schema = Rule.of("debug_db_schema", "5/minute", "at most 5 a minute")
         self.debug_cache_stats = Rule.of("debug_cache_stats", "5/minute", "at most 5 a minute")
         self.debug_db_performance = Rule.of(

@@ -17,6 +17,7 @@ from mizual.kit.cache import Cache, MemoryCache
 from mizual.kit.db.engine import build_engine
 from mizual.kit.db.timing import OperationTimings
 from mizual.kit.queue.base import JobQueue
+from mizual.kit.queue.celery import CeleryQueue, build_celery
 from mizual.kit.queue.inprocess import InProcessQueue
 from mizual.kit.ratelimit import RateLimiter
 from mizual.kit.rediscache import RedisCache
@@ -71,7 +72,11 @@ def _reveal(secret: SecretStr | None) -> str | None:
     return secret.get_secret_value() if secret is not None else None
 
 
-def build_runtime(settings: Settings, *, with_workers: bool) -> Runtime:
+def build_runtime(
+    settings: Settings, *, with_workers: bool, send_to_celery: bool = False
+) -> Runtime:
+    """`with_workers`: run edits in this process (embedded); `send_to_celery`: queue them for
+    Celery workers (distributed API); neither: a worker process or a test."""
     engine = build_engine(settings)
     timings = OperationTimings()
     storage = build_storage(settings)
@@ -93,12 +98,18 @@ def build_runtime(settings: Settings, *, with_workers: bool) -> Runtime:
         editor=editor,
     )
     if with_workers:
-        pipeline = Pipeline(
-            service=edits,
-            editor=editor,
-            enhancer=build_prompt_enhancer(enabled=settings.enable_prompt_enhancement),
+        runtime.queue = InProcessQueue(
+            handler=build_pipeline(runtime).run, max_workers=settings.max_workers
         )
-        runtime.queue = edits.queue = InProcessQueue(
-            handler=pipeline.run, max_workers=settings.max_workers
-        )
+    elif send_to_celery:
+        runtime.queue = CeleryQueue(build_celery(settings))
+    edits.queue = runtime.queue
     return runtime
+
+
+def build_pipeline(runtime: Runtime) -> Pipeline:
+    return Pipeline(
+        service=runtime.edits,
+        editor=runtime.editor,
+        enhancer=build_prompt_enhancer(enabled=runtime.settings.enable_prompt_enhancement),
+    )

@@ -129,6 +129,7 @@ class Settings(BaseSettings):
     max_workers: int = Field(default=3, ge=1, le=64)
     celery_concurrency: int = Field(default=3, ge=1, le=64)
     celery_worker_memory_limit: ByteSize = 600 * 1000**2
+    celery_visibility_timeout: int = Field(default=3600, ge=10)
 
     # Storage
     s3_bucket_name: str = "mizual-images"
@@ -257,9 +258,14 @@ class ConfigurationError(Exception):
     """Raised at start-up when a variable has an invalid value; the message names it."""
 
 
-def load_settings(**overrides: Any) -> Settings:
+def load_settings(*, distributed: bool = False, **overrides: Any) -> Settings:
+    """Read the settings. `distributed` (API and worker processes): Redis defaults to the
+    broker's, so the cache and the limits are shared without a second variable."""
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
+        if distributed and settings.redis_url is None:
+            settings = Settings(**overrides, redis_url=settings.celery_broker_url)
+        return settings
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

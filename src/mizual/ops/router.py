@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 import platform
 from typing import Any
@@ -10,12 +11,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 
 from mizual import __version__
-from mizual.deps import RuntimeDep
+from mizual.deps import RuntimeDep, rate_limit
 from mizual.errors import NotFound
+from mizual.kit.queue.celery import CeleryQueue
 from mizual.kit.storage.base import ObjectNotFound
 from mizual.kit.storage.local import IMAGES_ROUTE, LocalStorage
 from mizual.ops.repository import ping
 
+logger = logging.getLogger(__name__)
 router = APIRouter(tags=["ops"])
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -36,6 +39,46 @@ def health(runtime: RuntimeDep) -> JSONResponse:
             {"status": "unhealthy", "message": "The database is not reachable"}, status_code=503
         )
     return JSONResponse({"status": "ok", "message": "Service is running"})
+
+
+@router.get("/health/celery", dependencies=[rate_limit("celery_health")])
+def celery_health(runtime: RuntimeDep) -> JSONResponse:
+    """Distributed mode: do Celery workers answer? 503 when none does or the broker is down."""
+    queue = runtime.queue
+    if not isinstance(queue, CeleryQueue):
+        return JSONResponse(
+            {
+                "status": "healthy",
+                "mode": "embedded",
+                "worker_count": runtime.settings.max_workers,
+                "workers": [],
+                "message": "Edits run inside the API process; there are no Celery workers.",
+            }
+        )
+    try:
+        workers = queue.workers(timeout=1.0)
+    except Exception as exc:
+        logger.warning("celery health: broker not reachable: %s", type(exc).__name__)
+        return JSONResponse(
+            {
+                "status": "unhealthy",
+                "mode": "distributed",
+                "worker_count": 0,
+                "workers": [],
+                "message": "The message broker is not reachable.",
+            },
+            status_code=503,
+        )
+    return JSONResponse(
+        {
+            "status": "healthy" if workers else "unhealthy",
+            "mode": "distributed",
+            "worker_count": len(workers),
+            "workers": sorted(workers),
+            "message": "Workers are answering." if workers else "No worker answered.",
+        },
+        status_code=200 if workers else 503,
+    )
 
 
 @router.get("/version")

@@ -1,0 +1,60 @@
+"""Celery as the job queue (distributed mode): Redis broker, one job per edit id."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from celery import Celery
+
+from mizual.settings import Settings
+
+PROCESS_EDIT_TASK = "mizual.process_edit"
+# Above the longest an edit may legitimately take (the provider's 300 s timeout plus retries).
+TASK_TIME_LIMIT_SECONDS = 900
+
+
+def build_celery(settings: Settings) -> Celery:
+    app = Celery("mizual", broker=settings.celery_broker_url)
+    app.conf.update(
+        result_backend=None,
+        task_ignore_result=True,
+        task_acks_late=True,  # a job is acknowledged only when the edit is finished
+        task_reject_on_worker_lost=True,  # a killed worker's job goes back to the queue
+        worker_prefetch_multiplier=1,
+        task_time_limit=TASK_TIME_LIMIT_SECONDS,
+        task_soft_time_limit=TASK_TIME_LIMIT_SECONDS - 30,
+        task_serializer="json",
+        accept_content=["json"],
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={
+            "visibility_timeout": settings.celery_visibility_timeout,
+            "global_keyprefix": f"{settings.environment}:celery:",
+        },
+        worker_concurrency=settings.celery_concurrency,
+        worker_hijack_root_logger=False,
+    )
+    return app
+
+
+class CeleryQueue:
+    """The API's side: sends jobs; workers run them (see mizual.worker)."""
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+
+    def dispatch(self, edit_uuid: UUID) -> None:
+        self.app.send_task(PROCESS_EDIT_TASK, args=[str(edit_uuid)])
+
+    def stats(self) -> dict[str, int]:
+        return {}
+
+    def close(self) -> None:
+        self.app.close()
+
+    def workers(self, *, timeout: float = 1.0) -> dict[str, Any]:
+        """Workers that answered a ping, by name; raises when the broker cannot be reached."""
+        with self.app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=timeout)
+            replies = self.app.control.ping(timeout=timeout, connection=connection) or []
+        return {name: reply for answer in replies for name, reply in answer.items()}

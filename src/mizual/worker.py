@@ -1,0 +1,41 @@
+"""The Celery worker: `mizual worker`, or `celery -A mizual.worker worker`.
+
+Each worker process builds its own runtime (engine, storage, cache, providers) on its first job,
+after the fork, and runs the same pipeline the embedded queue runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from uuid import UUID
+
+from celery.signals import worker_process_shutdown
+
+from mizual.edits.pipeline import Pipeline
+from mizual.kit.queue.celery import PROCESS_EDIT_TASK, build_celery
+from mizual.runtime import Runtime, build_pipeline, build_runtime
+from mizual.settings import load_settings
+
+logger = logging.getLogger(__name__)
+
+settings = load_settings(distributed=True)
+app = build_celery(settings)
+_state: dict[str, tuple[Runtime, Pipeline]] = {}
+
+
+def _pipeline() -> Pipeline:
+    if "current" not in _state:
+        runtime = build_runtime(settings, with_workers=False)
+        _state["current"] = (runtime, build_pipeline(runtime))
+    return _state["current"][1]
+
+
+@app.task(name=PROCESS_EDIT_TASK)  # type: ignore[untyped-decorator]
+def process_edit(edit_id: str) -> None:
+    _pipeline().run(UUID(edit_id))
+
+
+@worker_process_shutdown.connect  # type: ignore[untyped-decorator]
+def _close_runtime(**_kwargs: object) -> None:
+    if "current" in _state:
+        _state.pop("current")[0].close()

@@ -1,0 +1,99 @@
+"""Distributed mode with real processes: `mizual api` + `mizual worker` (Celery) sharing
+PostgreSQL, Redis and an S3-API server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import (
+    MizualServer,
+    S3Server,
+    WorkerProcess,
+    colourfulness,
+    edit_and_wait,
+    fetch_image,
+    free_port,
+    jpeg_bytes,
+    wait_for_workers,
+)
+
+
+@pytest.fixture
+def distributed_env(
+    postgres_url: str, postgres_schema: str, redis_url: str, s3_server: S3Server, s3_bucket: str
+) -> dict[str, str]:
+    return {
+        "DATABASE_URL": postgres_url,
+        "DATABASE_SCHEMA": postgres_schema,
+        "CELERY_BROKER_URL": redis_url,
+        "CELERY_CONCURRENCY": "1",
+        "ENVIRONMENT": "preview",
+        **s3_server.env(s3_bucket),
+        # Limits that never get in the way of these tests.
+        "RATE_LIMIT_DAILY_IMAGES": "100000",
+        "RATE_LIMIT_BURST_SECONDS": "0",
+        "RATE_LIMIT_STATUS_CHECKS_PER_MINUTE": "100000",
+    }
+
+
+@pytest.fixture
+def api(tmp_path: Path, distributed_env: dict[str, str]) -> Iterator[MizualServer]:
+    import subprocess
+    import sys
+
+    # Operators run `mizual migrate` before starting API processes and workers.
+    subprocess.run(
+        [sys.executable, "-m", "mizual", "migrate"],
+        env={**__import__("os").environ, **distributed_env},
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    server = MizualServer(tmp_path / "api", distributed_env, command="api").start()
+    yield server
+    server.stop()
+
+
+def test_api_and_celery_worker_complete_an_edit(
+    tmp_path: Path, api: MizualServer, distributed_env: dict[str, str]
+) -> None:
+    worker = WorkerProcess(tmp_path / "worker", distributed_env).start()
+    try:
+        with api.client() as client:
+            health = wait_for_workers(client, 1)
+            assert health["status"] == "healthy"
+            assert health["mode"] == "distributed"
+
+            status = edit_and_wait(client, "make it black and white", jpeg_bytes())
+            assert status["status"] == "completed", status
+            assert status["edited_image_url"].startswith(distributed_env["S3_ENDPOINT_URL"])
+            _, result = fetch_image(client, status["edited_image_url"])
+            assert colourfulness(result) < 1.0
+            assert client.get("/version").json()["database"] == "postgresql"
+    finally:
+        worker.stop()
+    assert "mizual.process_edit" in worker.log()
+
+
+def test_celery_health_without_workers_or_broker(
+    tmp_path: Path, api: MizualServer, distributed_env: dict[str, str]
+) -> None:
+    with api.client() as client:
+        response = client.get("/health/celery")
+        assert response.status_code == 503
+        assert response.json()["status"] == "unhealthy"
+        assert response.json()["worker_count"] == 0
+
+    dead_broker = {**distributed_env, "CELERY_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0"}
+    broken = MizualServer(tmp_path / "broken", dead_broker, command="api").start()
+    try:
+        response = httpx.get(f"{broken.url}/health/celery", timeout=10)
+        assert response.status_code == 503
+        assert response.elapsed.total_seconds() < 5
+        assert "broker is not reachable" in response.json()["message"]
+    finally:
+        broken.stop()
