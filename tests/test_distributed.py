@@ -3,10 +3,12 @@ PostgreSQL, Redis and an S3-API server."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from tests.support import (
@@ -18,6 +20,7 @@ from tests.support import (
     fetch_image,
     free_port,
     jpeg_bytes,
+    submit,
     wait_for_workers,
 )
 
@@ -32,6 +35,8 @@ def distributed_env(
         "CELERY_BROKER_URL": redis_url,
         "CELERY_CONCURRENCY": "1",
         "ENVIRONMENT": "preview",
+        "SWEEP_INTERVAL_SECONDS": "0.5",
+        "STUCK_EDIT_TIMEOUT_SECONDS": "30",
         **s3_server.env(s3_bucket),
         # Limits that never get in the way of these tests.
         "RATE_LIMIT_DAILY_IMAGES": "100000",
@@ -97,3 +102,28 @@ def test_celery_health_without_workers_or_broker(
         assert "broker is not reachable" in response.json()["message"]
     finally:
         broken.stop()
+
+
+def test_edit_stuck_in_processing_is_failed_by_the_sweep(
+    api: MizualServer, distributed_env: dict[str, str]
+) -> None:
+    with api.client() as client:
+        edit_id = submit(client, "make it black and white", jpeg_bytes(64, 48)).json()["edit_id"]
+        assert client.get(f"/edit/{edit_id}").json()["status"] == "pending"  # no worker runs
+        # As if a worker had started it and then vanished an hour ago.
+        with psycopg.connect(
+            distributed_env["DATABASE_URL"],
+            options=f"-c search_path={distributed_env['DATABASE_SCHEMA']}",
+        ) as conn:
+            conn.execute(
+                "UPDATE edits SET status = 'processing', processing_stage = 'ai_processing', "
+                "updated_at = now() - interval '1 hour' WHERE uuid = %s",
+                (edit_id,),
+            )
+        deadline = time.monotonic() + 20
+        while (status := client.get(f"/edit/{edit_id}").json())["status"] != "failed":
+            assert time.monotonic() < deadline, status
+            time.sleep(0.2)
+        assert status["is_error"] is True
+        assert "stopped making progress" in status["message"]
+        assert status["error_stage"] == "ai_processing"

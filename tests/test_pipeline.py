@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from uuid import UUID
 
 import pytest
+from sqlalchemy import update
 
 from mizual.edits.pipeline import Pipeline
 from mizual.edits.stages import RETRY_POLICY, Stage
 from mizual.kit.db.migrate import upgrade
+from mizual.kit.db.tables import edits, utcnow
 from mizual.kit.storage.base import StorageError
 from mizual.kit.storage.local import LocalStorage
 from mizual.providers.editing.base import EditingError, EditOutcome, EditRequest
@@ -153,3 +156,23 @@ def test_finished_edit_is_not_run_again(runtime: Runtime) -> None:
     make_pipeline(runtime, editor, []).run(edit_uuid)
     assert editor.calls == 0
     assert runtime.edits.get(edit_uuid).attempts == 1
+
+
+def test_sweep_fails_edits_stuck_in_processing(runtime: Runtime) -> None:
+    stuck, busy = new_edit(runtime), new_edit(runtime)
+    an_hour_ago = utcnow() - timedelta(hours=1)
+    with runtime.engine.begin() as conn:
+        conn.execute(
+            update(edits)
+            .where(edits.c.uuid == stuck)
+            .values(status="processing", processing_stage="ai_processing", updated_at=an_hour_ago)
+        )
+    runtime.edits.repository.update(busy, status="processing", processing_stage="ai_processing")
+
+    assert runtime.edits.fail_stuck_edits() == 1
+    status = runtime.edits.status(str(stuck))
+    assert status["status"] == "failed"
+    assert status["error_stage"] == "ai_processing"
+    assert "stopped making progress" in status["message"]
+    assert runtime.edits.get(busy).status == "processing"
+    assert runtime.edits.fail_stuck_edits() == 0

@@ -21,6 +21,7 @@ from mizual.errors import MizualError, RateLimited
 from mizual.feedback.router import router as feedback_router
 from mizual.kit.bodylimit import BodySizeLimit
 from mizual.kit.dataurl import describe_bytes
+from mizual.kit.periodic import Periodic
 from mizual.ops.debug import router as debug_router
 from mizual.ops.router import router as ops_router
 from mizual.runtime import Runtime, build_runtime
@@ -43,9 +44,16 @@ def create_app(settings: Settings, *, with_workers: bool = True) -> FastAPI:
         app.state.runtime = runtime
         if with_workers:
             runtime.edits.recover_unfinished()
+        # Safe to run in every API process: each round is one conditional UPDATE.
+        sweeper = Periodic(
+            "stuck-edit-sweep",
+            runtime.edits.fail_stuck_edits,
+            every_seconds=settings.sweep_interval_seconds,
+        ).start()
         try:
             yield
         finally:
+            sweeper.stop()
             runtime.close()
 
     app = FastAPI(

@@ -130,6 +130,8 @@ class Settings(BaseSettings):
     celery_concurrency: int = Field(default=3, ge=1, le=64)
     celery_worker_memory_limit: ByteSize = 600 * 1000**2
     celery_visibility_timeout: int = Field(default=3600, ge=10)
+    stuck_edit_timeout_seconds: int = Field(default=1200, ge=10)
+    sweep_interval_seconds: float = Field(default=60, gt=0)
 
     # Storage
     s3_bucket_name: str = "mizual-images"

@@ -117,6 +117,26 @@ class EditRepository:
         return EditRecord.from_row(row) if row else None
 
     @timed
+    def fail_stuck(self, *, idle_since: datetime, message: str) -> list[UUID]:
+        """Fail every edit still processing with no progress recorded since `idle_since`."""
+        now = utcnow()
+        query = (
+            update(edits)
+            .where(and_(edits.c.status == EditStatus.PROCESSING, edits.c.updated_at < idle_since))
+            .values(
+                status=EditStatus.FAILED,
+                error_stage=edits.c.processing_stage,
+                processing_stage="failed",
+                error_message=message,
+                finished_at=now,
+                updated_at=now,
+            )
+            .returning(edits.c.uuid)
+        )
+        with self.engine.begin() as conn:
+            return list(conn.execute(query).scalars())
+
+    @timed
     def list_unfinished(self) -> list[UUID]:
         query = (
             select(edits.c.uuid)

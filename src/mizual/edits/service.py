@@ -6,6 +6,7 @@ import logging
 import re
 import unicodedata
 import uuid as uuid_module
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -16,6 +17,7 @@ from mizual.errors import ChainTooLong, Conflict, InvalidInput, NotFound
 from mizual.kit import imaging
 from mizual.kit.cache import Cache
 from mizual.kit.dataurl import decode_image_payload
+from mizual.kit.db.tables import utcnow
 from mizual.kit.queue.base import JobQueue
 from mizual.kit.storage.base import Storage
 from mizual.settings import Settings
@@ -23,6 +25,7 @@ from mizual.settings import Settings
 logger = logging.getLogger(__name__)
 
 STATUS_TTL_SECONDS = 30
+STUCK_MESSAGE = "Your edit stopped making progress and was cancelled. Please submit it again."
 _CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
 
@@ -194,6 +197,17 @@ class EditService:
         if unfinished:
             logger.info("re-queued %d unfinished edit(s) from a previous run", len(unfinished))
         return len(unfinished)
+
+    def fail_stuck_edits(self) -> int:
+        """No edit stays "processing" forever: fail those without progress past the deadline."""
+        idle_since = utcnow() - timedelta(seconds=self.settings.stuck_edit_timeout_seconds)
+        failed = self.repository.fail_stuck(idle_since=idle_since, message=STUCK_MESSAGE)
+        for edit_uuid in failed:
+            record = self.repository.get(edit_uuid)
+            if record is not None:
+                self.publish(record)
+            logger.error("edit %s: no progress since %s; marked failed", edit_uuid, idle_since)
+        return len(failed)
 
     def _status_key(self, edit_uuid: UUID) -> str:
         return f"{self._prefix}status:{edit_uuid}"
