@@ -21,6 +21,7 @@ from tests.support import (
     free_port,
     jpeg_bytes,
     submit,
+    wait_for,
     wait_for_workers,
 )
 
@@ -36,7 +37,8 @@ def distributed_env(
         "CELERY_CONCURRENCY": "1",
         "ENVIRONMENT": "preview",
         "SWEEP_INTERVAL_SECONDS": "0.5",
-        "STUCK_EDIT_TIMEOUT_SECONDS": "30",
+        "STUCK_EDIT_TIMEOUT_SECONDS": "120",
+        "CELERY_VISIBILITY_TIMEOUT": "15",
         **s3_server.env(s3_bucket),
         # Limits that never get in the way of these tests.
         "RATE_LIMIT_DAILY_IMAGES": "100000",
@@ -127,3 +129,36 @@ def test_edit_stuck_in_processing_is_failed_by_the_sweep(
         assert status["is_error"] is True
         assert "stopped making progress" in status["message"]
         assert status["error_stage"] == "ai_processing"
+
+
+def test_worker_killed_mid_edit_loses_nothing(
+    tmp_path: Path, api: MizualServer, distributed_env: dict[str, str]
+) -> None:
+    first = WorkerProcess(tmp_path / "first", distributed_env).start()
+    with api.client() as client:
+        wait_for_workers(client, 1)
+        photo = jpeg_bytes(8000, 6000)  # 48 MP: a blur of seconds, time enough to be killed in
+        edit_id = submit(client, "blur it by 100 px", photo).json()["edit_id"]
+        deadline = time.monotonic() + 60
+        while (status := client.get(f"/edit/{edit_id}").json())["processing_stage"] != (
+            "ai_processing"
+        ):
+            assert status["status"] != "completed", "finished before the kill; proved nothing"
+            assert time.monotonic() < deadline, status
+            time.sleep(0.05)
+        first.kill()
+        assert client.get(f"/edit/{edit_id}").json()["status"] == "processing"
+
+        second = WorkerProcess(tmp_path / "second", distributed_env).start()
+        try:
+            final = wait_for(client, edit_id, timeout=120)
+        finally:
+            second.stop()
+    assert final["status"] == "completed", final
+    with psycopg.connect(
+        distributed_env["DATABASE_URL"],
+        options=f"-c search_path={distributed_env['DATABASE_SCHEMA']}",
+    ) as conn:
+        attempts = conn.execute("SELECT attempts FROM edits WHERE uuid = %s", (edit_id,)).fetchone()
+    assert attempts == (2,)
+    assert "mizual.process_edit" in second.log()

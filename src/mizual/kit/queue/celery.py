@@ -29,6 +29,9 @@ def build_celery(settings: Settings) -> Celery:
         broker_connection_retry_on_startup=True,
         broker_transport_options={
             "visibility_timeout": settings.celery_visibility_timeout,
+            # Look for jobs of vanished workers a few times per timeout, not every ~100 s.
+            "unacked_restore_interval": max(1, min(10, settings.celery_visibility_timeout // 3)),
+            "unacked_restore_throttle": 1,
             "global_keyprefix": f"{settings.environment}:celery:",
         },
         worker_concurrency=settings.celery_concurrency,
