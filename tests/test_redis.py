@@ -58,3 +58,20 @@ def test_redis_down_degrades_to_the_database(make_server) -> None:  # type: igno
     log = server.log()
     assert "answering from the database" in log
     assert "allowing the request" in log
+
+
+def test_daily_limit_is_shared_by_api_processes(make_server, redis_url: str) -> None:  # type: ignore[no-untyped-def]
+    settings = {
+        "REDIS_URL": redis_url,
+        "RATE_LIMIT_DAILY_IMAGES": "2",
+        "RATE_LIMIT_BURST_SECONDS": "0",
+    }
+    first = make_server(settings)
+    second = make_server(settings, data_dir=first.data_dir)
+    with first.client() as a, second.client() as b:
+        assert submit(a, "flip it", jpeg_bytes(64, 48)).status_code == 200
+        assert submit(b, "flip it", jpeg_bytes(64, 48)).status_code == 200
+        for client in (a, b):
+            refused = submit(client, "flip it", jpeg_bytes(64, 48))
+            assert refused.status_code == 429
+            assert "at most 2 edits a day" in refused.json()["detail"]
