@@ -102,6 +102,19 @@ def test_celery_health_without_workers_or_broker(
         assert response.status_code == 503
         assert response.elapsed.total_seconds() < 5
         assert "broker is not reachable" in response.json()["message"]
+
+        with broken.client() as client:
+            refused = submit(client, "flip it", jpeg_bytes(64, 48))
+            assert refused.status_code == 503, refused.text
+            assert refused.elapsed.total_seconds() < 10
+            assert "try again in a minute" in refused.json()["detail"]
+            assert client.get("/health").status_code == 200
+        with psycopg.connect(
+            distributed_env["DATABASE_URL"],
+            options=f"-c search_path={distributed_env['DATABASE_SCHEMA']}",
+        ) as conn:
+            left = conn.execute("SELECT status FROM edits").fetchall()
+        assert left == [("failed",)]  # recorded as failed, not left pending forever
     finally:
         broken.stop()
 

@@ -13,7 +13,7 @@ from uuid import UUID
 from mizual.edits.repository import EditRecord, EditRepository
 from mizual.edits.schemas import MAX_PROMPT_CHARS, EditStatusView
 from mizual.edits.stages import EditStatus
-from mizual.errors import ChainTooLong, Conflict, InvalidInput, NotFound
+from mizual.errors import ChainTooLong, Conflict, InvalidInput, NotFound, ServiceUnavailable
 from mizual.kit import imaging
 from mizual.kit.cache import Cache
 from mizual.kit.dataurl import decode_image_payload
@@ -26,6 +26,10 @@ logger = logging.getLogger(__name__)
 
 STATUS_TTL_SECONDS = 30
 STUCK_MESSAGE = "Your edit stopped making progress and was cancelled. Please submit it again."
+QUEUE_DOWN_MESSAGE = (
+    "Edits cannot be queued right now because the job queue is unreachable. Please try again "
+    "in a minute."
+)
 _CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
 
@@ -116,9 +120,28 @@ class EditService:
         record = self.repository.get(edit_uuid)
         assert record is not None
         if self.queue is not None:
-            self.queue.dispatch(edit_uuid)
+            self._dispatch(record)
         logger.info("edit %s: accepted (chain position %d)", edit_uuid, position)
         return record
+
+    def _dispatch(self, record: EditRecord) -> None:
+        assert self.queue is not None
+        try:
+            self.queue.dispatch(record.uuid)
+        except Exception as exc:
+            # Not left pending forever: the edit is failed and the client told to retry.
+            logger.error("edit %s: could not be queued: %r", record.uuid, exc)
+            failed = self.repository.update(
+                record.uuid,
+                status=EditStatus.FAILED,
+                processing_stage="failed",
+                error_stage="pending",
+                error_message=QUEUE_DOWN_MESSAGE,
+                finished_at=utcnow(),
+            )
+            if failed is not None:
+                self.publish(failed)
+            raise ServiceUnavailable(QUEUE_DOWN_MESSAGE) from None
 
     def _usable_parent(self, parent_edit_id: str) -> EditRecord:
         parent_uuid = parse_edit_id(parent_edit_id, field="parent_edit_uuid")

@@ -27,6 +27,14 @@ def build_celery(settings: Settings) -> Celery:
         task_serializer="json",
         accept_content=["json"],
         broker_connection_retry_on_startup=True,
+        broker_connection_timeout=2,
+        # A submission waits at most about a second for the broker, then gets a clear 503.
+        task_publish_retry_policy={
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.3,
+            "interval_max": 0.5,
+        },
         broker_transport_options={
             "visibility_timeout": settings.celery_visibility_timeout,
             # Look for jobs of vanished workers a few times per timeout, not every ~100 s.
