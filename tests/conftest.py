@@ -3,7 +3,7 @@ from __future__ import annotations
 import os
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -49,18 +49,26 @@ POSTGRES_URL = os.environ.get(
 )
 
 
+def require_service(name: str, url: str, variable: str, ping: Callable[[], object]) -> str:
+    """A shared service the tests need. Missing: a skip on a laptop, a failure in CI."""
+    try:
+        ping()
+    except Exception as exc:
+        reason = f"{name} is not reachable at {url} ({exc.__class__.__name__})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}; CI must run the {name} tests")
+        pytest.skip(f"{reason}; start it or set {variable}")
+    return url
+
+
+def _ping_postgres() -> None:
+    with psycopg.connect(POSTGRES_URL, connect_timeout=3) as conn:
+        conn.execute("SELECT 1")
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
-    """The test PostgreSQL server. Missing: a skip on a laptop, a failure in CI."""
-    try:
-        with psycopg.connect(POSTGRES_URL, connect_timeout=3) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.OperationalError as exc:
-        reason = f"PostgreSQL is not reachable at {POSTGRES_URL} ({exc.__class__.__name__})"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}; CI must run the PostgreSQL tests")
-        pytest.skip(f"{reason}; start it or set MIZUAL_TEST_DATABASE_URL")
-    return POSTGRES_URL
+    return require_service("PostgreSQL", POSTGRES_URL, "MIZUAL_TEST_DATABASE_URL", _ping_postgres)
 
 
 @pytest.fixture
@@ -91,15 +99,12 @@ REDIS_URL = os.environ.get("MIZUAL_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 
 @pytest.fixture(scope="session")
 def redis_server_url() -> str:
-    """The test Redis server. Missing: a skip on a laptop, a failure in CI."""
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
-    except redis.RedisError as exc:
-        reason = f"Redis is not reachable at {REDIS_URL} ({exc.__class__.__name__})"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}; CI must run the Redis tests")
-        pytest.skip(f"{reason}; start it or set MIZUAL_TEST_REDIS_URL")
-    return REDIS_URL
+    return require_service(
+        "Redis",
+        REDIS_URL,
+        "MIZUAL_TEST_REDIS_URL",
+        lambda: redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping(),
+    )
 
 
 @pytest.fixture
