@@ -130,3 +130,19 @@ def test_serve_uses_preview_unless_environment_is_set(
     (tmp_path / ".env").unlink()
     monkeypatch.setenv("ENVIRONMENT", "production")
     assert serve_settings(host=None, port=None).rate_limit_daily_images == 3
+
+
+def test_celery_is_configured_from_settings() -> None:
+    from mizual.kit.queue.celery import build_celery
+
+    app = build_celery(
+        load_settings(
+            celery_worker_memory_limit="600MB", celery_concurrency=2, environment="preview"
+        )
+    )
+    assert app.conf.worker_max_memory_per_child == 585937  # KiB
+    assert app.conf.worker_concurrency == 2
+    assert app.conf.task_acks_late is True
+    assert app.conf.task_reject_on_worker_lost is True
+    assert app.conf.worker_prefetch_multiplier == 1
+    assert app.conf.broker_transport_options["global_keyprefix"] == "preview:celery:"

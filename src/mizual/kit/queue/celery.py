@@ -43,6 +43,8 @@ def build_celery(settings: Settings) -> Celery:
             "global_keyprefix": f"{settings.environment}:celery:",
         },
         worker_concurrency=settings.celery_concurrency,
+        # A pool process above the limit is replaced after its current edit (Celery counts KiB).
+        worker_max_memory_per_child=max(1, settings.celery_worker_memory_limit // 1024),
         worker_hijack_root_logger=False,
     )
     return app
