@@ -24,7 +24,7 @@ from mizual.kit.dataurl import describe_bytes
 from mizual.kit.periodic import Periodic
 from mizual.ops.debug import router as debug_router
 from mizual.ops.router import router as ops_router
-from mizual.runtime import Runtime, build_runtime
+from mizual.runtime import build_runtime
 from mizual.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -146,6 +146,3 @@ def install_error_handlers(app: FastAPI) -> None:
             },
             status_code=500,
         )
-
-
-__all__ = ["Runtime", "create_app"]

@@ -1,4 +1,4 @@
-"""The `mizual` command: serve (embedded) and migrate."""
+"""The `mizual` command: serve (embedded), api and worker (distributed), migrate."""
 
 from __future__ import annotations
 
