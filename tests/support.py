@@ -290,3 +290,33 @@ def wait_for_workers(client: httpx.Client, count: int, timeout: float = 60.0) ->
             raise AssertionError(f"{count} worker(s) did not answer in {timeout}s: {health}")
         # The endpoint allows 10 checks a minute.
         time.sleep(int(response.headers.get("Retry-After", "0")) or 2.0)
+
+
+def distributed_env(
+    *, database_url: str, schema: str, redis_url: str, s3: dict[str, str]
+) -> dict[str, str]:
+    """Settings for `mizual api` and `mizual worker` sharing real PostgreSQL, Redis and S3."""
+    return {
+        "DATABASE_URL": database_url,
+        "DATABASE_SCHEMA": schema,
+        "CELERY_BROKER_URL": redis_url,
+        "CELERY_CONCURRENCY": "1",
+        "ENVIRONMENT": "preview",
+        "SWEEP_INTERVAL_SECONDS": "0.5",
+        "STUCK_EDIT_TIMEOUT_SECONDS": "120",
+        # Short, so a job whose worker was killed is delivered again within seconds.
+        "CELERY_VISIBILITY_TIMEOUT": "15",
+        **s3,
+        **RELAXED_LIMITS,
+    }
+
+
+def migrate(env: dict[str, str]) -> None:
+    """`mizual migrate`, as operators run it before starting API processes and workers."""
+    subprocess.run(
+        [sys.executable, "-m", "mizual", "migrate"],
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )

@@ -5,8 +5,6 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.support import edit_and_wait, jpeg_bytes
-
 DEBUG_PATHS = ["/debug/db-schema", "/debug/cache-stats", "/debug/db-performance"]
 ADMIN = {"Authorization": "Bearer test-admin-token"}
 
@@ -20,30 +18,6 @@ def test_debug_needs_the_admin_token(client: httpx.Client, path: str) -> None:
     assert wrong.status_code == 401
     basic = client.get(path, headers={"Authorization": "Basic test-admin-token"})
     assert basic.status_code == 401
-
-
-def test_debug_views_with_the_token(client: httpx.Client) -> None:
-    edit_and_wait(client, "make it darker", jpeg_bytes(64, 48))
-    client.get("/edit/00000000-0000-4000-8000-000000000000")  # a cache miss, at least
-
-    schema = client.get("/debug/db-schema", headers=ADMIN)
-    assert schema.status_code == 200
-    tables = schema.json()["tables"]
-    assert {"edits", "edit_feedback", "edit_chains"} <= set(tables)
-    assert tables["edits"]["row_count"] >= 1
-    assert {"uuid", "prompt", "status", "processing_stage"} <= {
-        column["name"] for column in tables["edits"]["columns"]
-    }
-    assert schema.json()["migration_revision"] == "0001"
-
-    cache = client.get("/debug/cache-stats", headers=ADMIN).json()
-    assert cache["keyspace_hits"] + cache["keyspace_misses"] >= 1
-    assert cache["environment"] == "preview"
-
-    performance = client.get("/debug/db-performance", headers=ADMIN).json()
-    assert performance["edits_by_status"]["completed"] >= 1
-    assert performance["operations"]["get"]["calls"] >= 1
-    assert performance["stage_timings_ms"]["ai_processing"]["edits"] >= 1
 
 
 def test_debug_endpoints_do_not_exist_without_a_token(make_server) -> None:  # type: ignore[no-untyped-def]

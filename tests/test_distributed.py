@@ -16,10 +16,12 @@ from tests.support import (
     S3Server,
     WorkerProcess,
     colourfulness,
+    distributed_env,
     edit_and_wait,
     fetch_image,
     free_port,
     jpeg_bytes,
+    migrate,
     submit,
     wait_for,
     wait_for_workers,
@@ -27,48 +29,29 @@ from tests.support import (
 
 
 @pytest.fixture
-def distributed_env(
+def stack_env(
     postgres_url: str, postgres_schema: str, redis_url: str, s3_server: S3Server, s3_bucket: str
 ) -> dict[str, str]:
-    return {
-        "DATABASE_URL": postgres_url,
-        "DATABASE_SCHEMA": postgres_schema,
-        "CELERY_BROKER_URL": redis_url,
-        "CELERY_CONCURRENCY": "1",
-        "ENVIRONMENT": "preview",
-        "SWEEP_INTERVAL_SECONDS": "0.5",
-        "STUCK_EDIT_TIMEOUT_SECONDS": "120",
-        "CELERY_VISIBILITY_TIMEOUT": "15",
-        **s3_server.env(s3_bucket),
-        # Limits that never get in the way of these tests.
-        "RATE_LIMIT_DAILY_IMAGES": "100000",
-        "RATE_LIMIT_BURST_SECONDS": "0",
-        "RATE_LIMIT_STATUS_CHECKS_PER_MINUTE": "100000",
-    }
+    return distributed_env(
+        database_url=postgres_url,
+        schema=postgres_schema,
+        redis_url=redis_url,
+        s3=s3_server.env(s3_bucket),
+    )
 
 
 @pytest.fixture
-def api(tmp_path: Path, distributed_env: dict[str, str]) -> Iterator[MizualServer]:
-    import subprocess
-    import sys
-
-    # Operators run `mizual migrate` before starting API processes and workers.
-    subprocess.run(
-        [sys.executable, "-m", "mizual", "migrate"],
-        env={**__import__("os").environ, **distributed_env},
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    server = MizualServer(tmp_path / "api", distributed_env, command="api").start()
+def api(tmp_path: Path, stack_env: dict[str, str]) -> Iterator[MizualServer]:
+    migrate(stack_env)
+    server = MizualServer(tmp_path / "api", stack_env, command="api").start()
     yield server
     server.stop()
 
 
 def test_api_and_celery_worker_complete_an_edit(
-    tmp_path: Path, api: MizualServer, distributed_env: dict[str, str]
+    tmp_path: Path, api: MizualServer, stack_env: dict[str, str]
 ) -> None:
-    worker = WorkerProcess(tmp_path / "worker", distributed_env).start()
+    worker = WorkerProcess(tmp_path / "worker", stack_env).start()
     try:
         with api.client() as client:
             health = wait_for_workers(client, 1)
@@ -77,7 +60,7 @@ def test_api_and_celery_worker_complete_an_edit(
 
             status = edit_and_wait(client, "make it black and white", jpeg_bytes())
             assert status["status"] == "completed", status
-            assert status["edited_image_url"].startswith(distributed_env["S3_ENDPOINT_URL"])
+            assert status["edited_image_url"].startswith(stack_env["S3_ENDPOINT_URL"])
             _, result = fetch_image(client, status["edited_image_url"])
             assert colourfulness(result) < 1.0
             assert client.get("/version").json()["database"] == "postgresql"
@@ -87,7 +70,7 @@ def test_api_and_celery_worker_complete_an_edit(
 
 
 def test_celery_health_without_workers_or_broker(
-    tmp_path: Path, api: MizualServer, distributed_env: dict[str, str]
+    tmp_path: Path, api: MizualServer, stack_env: dict[str, str]
 ) -> None:
     with api.client() as client:
         response = client.get("/health/celery")
@@ -95,7 +78,7 @@ def test_celery_health_without_workers_or_broker(
         assert response.json()["status"] == "unhealthy"
         assert response.json()["worker_count"] == 0
 
-    dead_broker = {**distributed_env, "CELERY_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0"}
+    dead_broker = {**stack_env, "CELERY_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0"}
     broken = MizualServer(tmp_path / "broken", dead_broker, command="api").start()
     try:
         response = httpx.get(f"{broken.url}/health/celery", timeout=10)
@@ -110,8 +93,8 @@ def test_celery_health_without_workers_or_broker(
             assert "try again in a minute" in refused.json()["detail"]
             assert client.get("/health").status_code == 200
         with psycopg.connect(
-            distributed_env["DATABASE_URL"],
-            options=f"-c search_path={distributed_env['DATABASE_SCHEMA']}",
+            stack_env["DATABASE_URL"],
+            options=f"-c search_path={stack_env['DATABASE_SCHEMA']}",
         ) as conn:
             left = conn.execute("SELECT status FROM edits").fetchall()
         assert left == [("failed",)]  # recorded as failed, not left pending forever
@@ -120,15 +103,15 @@ def test_celery_health_without_workers_or_broker(
 
 
 def test_edit_stuck_in_processing_is_failed_by_the_sweep(
-    api: MizualServer, distributed_env: dict[str, str]
+    api: MizualServer, stack_env: dict[str, str]
 ) -> None:
     with api.client() as client:
         edit_id = submit(client, "make it black and white", jpeg_bytes(64, 48)).json()["edit_id"]
         assert client.get(f"/edit/{edit_id}").json()["status"] == "pending"  # no worker runs
         # As if a worker had started it and then vanished an hour ago.
         with psycopg.connect(
-            distributed_env["DATABASE_URL"],
-            options=f"-c search_path={distributed_env['DATABASE_SCHEMA']}",
+            stack_env["DATABASE_URL"],
+            options=f"-c search_path={stack_env['DATABASE_SCHEMA']}",
         ) as conn:
             conn.execute(
                 "UPDATE edits SET status = 'processing', processing_stage = 'ai_processing', "
@@ -145,9 +128,9 @@ def test_edit_stuck_in_processing_is_failed_by_the_sweep(
 
 
 def test_worker_killed_mid_edit_loses_nothing(
-    tmp_path: Path, api: MizualServer, distributed_env: dict[str, str]
+    tmp_path: Path, api: MizualServer, stack_env: dict[str, str]
 ) -> None:
-    first = WorkerProcess(tmp_path / "first", distributed_env).start()
+    first = WorkerProcess(tmp_path / "first", stack_env).start()
     with api.client() as client:
         wait_for_workers(client, 1)
         photo = jpeg_bytes(8000, 6000)  # 48 MP: a blur of seconds, time enough to be killed in
@@ -162,15 +145,15 @@ def test_worker_killed_mid_edit_loses_nothing(
         first.kill()
         assert client.get(f"/edit/{edit_id}").json()["status"] == "processing"
 
-        second = WorkerProcess(tmp_path / "second", distributed_env).start()
+        second = WorkerProcess(tmp_path / "second", stack_env).start()
         try:
             final = wait_for(client, edit_id, timeout=120)
         finally:
             second.stop()
     assert final["status"] == "completed", final
     with psycopg.connect(
-        distributed_env["DATABASE_URL"],
-        options=f"-c search_path={distributed_env['DATABASE_SCHEMA']}",
+        stack_env["DATABASE_URL"],
+        options=f"-c search_path={stack_env['DATABASE_SCHEMA']}",
     ) as conn:
         attempts = conn.execute("SELECT attempts FROM edits WHERE uuid = %s", (edit_id,)).fetchone()
     assert attempts == (2,)

@@ -54,6 +54,8 @@ def serve(
         port=settings.port,
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=10,
+        # Mizual reads X-Forwarded-For itself, and only from TRUSTED_PROXIES.
+        proxy_headers=False,
     )
 
 
@@ -77,6 +79,8 @@ def api(
         port=settings.port,
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=10,
+        # Mizual reads X-Forwarded-For itself, and only from TRUSTED_PROXIES.
+        proxy_headers=False,
     )
 
 
@@ -111,9 +115,20 @@ def migrate() -> None:
     from mizual.logs import configure_logging
 
     settings = _settings()
+    if settings.database_url is None:
+        # The embedded database: the one `serve` would use, with serve's profile.
+        settings = serve_settings(host=None, port=None)
     configure_logging(settings.log_level)
     migrate_database(settings)
-    typer.echo(f"database is up to date ({settings.database_backend})")
+    where = (
+        f"schema {settings.database_schema}"
+        if settings.database_backend == "postgresql"
+        else str(settings.resolved_database_url)
+    )
+    typer.echo(
+        f"database is up to date ({settings.database_backend}, {where}, "
+        f"ENVIRONMENT={settings.environment.value})"
+    )
 
 
 def main() -> None:

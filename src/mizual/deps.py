@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from mizual.kit.clientip import resolve_client_ip
 from mizual.kit.ratelimit import Rule
 from mizual.runtime import Runtime
 from mizual.settings import Settings
@@ -20,7 +21,14 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address; X-Forwarded-For counts only from TRUSTED_PROXIES."""
+    peer = request.client.host if request.client else "unknown"
+    settings: Settings = request.app.state.runtime.settings
+    return resolve_client_ip(
+        peer,
+        request.headers.getlist("x-forwarded-for"),
+        trusted_proxies=settings.trusted_proxies,
+    )
 
 
 ClientIp = Annotated[str, Depends(client_ip)]

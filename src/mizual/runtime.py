@@ -94,7 +94,9 @@ def build_runtime(
         ),
         timings=timings,
         edits=edits,
-        feedback=FeedbackService(repository=FeedbackRepository(engine, timings), edits=edits),
+        feedback=FeedbackService(
+            repository=FeedbackRepository(engine, timings), edits=edits, cache=cache
+        ),
         editor=editor,
     )
     if with_workers:

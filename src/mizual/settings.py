@@ -7,6 +7,7 @@ every field here; keep the two in step.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from enum import StrEnum
 from functools import cached_property
@@ -37,6 +38,7 @@ class StorageBackend(StrEnum):
 
 class EditProvider(StrEnum):
     LOCAL = "local"
+    NOOP = "noop"
 
 
 # Values a profile gives to variables that the environment leaves unset.
@@ -96,7 +98,21 @@ def parse_image_types(value: Any) -> Any:
     return items
 
 
+def parse_networks(value: Any) -> Any:
+    """`10.0.0.1, 192.168.0.0/16, ::1`: addresses or networks, comma-separated."""
+    items = parse_csv(value)
+    if not isinstance(items, list):
+        return items
+    try:
+        return [ipaddress.ip_network(str(item), strict=False) for item in items]
+    except ValueError as exc:
+        raise ValueError(f"expected IP addresses or networks such as 10.0.0.0/8: {exc}") from None
+
+
 ByteSize = Annotated[int, BeforeValidator(parse_byte_size)]
+NetworkList = Annotated[
+    list[ipaddress.IPv4Network | ipaddress.IPv6Network], NoDecode, BeforeValidator(parse_networks)
+]
 ImageTypeList = Annotated[list[str], NoDecode, BeforeValidator(parse_image_types)]
 
 
@@ -115,6 +131,7 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = None
     git_commit: str = "unknown"
     deploy_time: str | None = None
+    trusted_proxies: NetworkList = Field(default_factory=list)
 
     # Database
     database_url: SecretStr | None = None
@@ -146,6 +163,7 @@ class Settings(BaseSettings):
 
     # AI services
     edit_provider: EditProvider = EditProvider.LOCAL
+    noop_edit_delay_seconds: float = Field(default=0.0, ge=0, le=3600)
     bfl_api_key: SecretStr | None = None
     gemini_api_key: SecretStr | None = None
     llm_provider: str = "gemini"

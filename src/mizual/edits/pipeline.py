@@ -66,8 +66,7 @@ class Pipeline:
         }
 
     def run(self, edit_uuid: UUID) -> None:
-        repository = self.service.repository
-        record = repository.start_attempt(edit_uuid)
+        record = self.service.start_attempt(edit_uuid)
         if record is None:
             logger.info("edit %s: nothing to do (finished or unknown)", edit_uuid)
             return
@@ -95,11 +94,10 @@ class Pipeline:
         return False
 
     def _enter(self, record: EditRecord, stage: Stage, timings: dict[str, float]) -> EditRecord:
-        updated = self.service.repository.update(
+        updated = self.service.change(
             record.uuid, processing_stage=stage.value, stage_timings=timings
         )
         assert updated is not None
-        self.service.publish(updated)
         return updated
 
     def _run_with_retries(self, stage: Stage, work: _Work) -> None:
@@ -133,7 +131,7 @@ class Pipeline:
 
     def _fail(self, record: EditRecord, stage: Stage, error: ProcessingError) -> None:
         logger.error("edit %s: failed at %s: %s", record.uuid, stage, error.detail)
-        updated = self.service.repository.update(
+        self.service.change(
             record.uuid,
             status=EditStatus.FAILED,
             processing_stage=FAILED_STAGE,
@@ -141,8 +139,6 @@ class Pipeline:
             error_message=error.message,
             finished_at=utcnow(),
         )
-        if updated is not None:
-            self.service.publish(updated)
 
     # Stages ------------------------------------------------------------------------------------
 
@@ -157,7 +153,7 @@ class Pipeline:
     def _enhance_prompt(self, work: _Work) -> None:
         original = self._load_original(work)
         enhanced = self.enhancer.enhance(prompt=work.record.prompt, image=original)
-        updated = self.service.repository.update(
+        updated = self.service.change(
             work.record.uuid, enhanced_prompt=enhanced.prompt, prompt_note=enhanced.note
         )
         assert updated is not None
@@ -211,14 +207,14 @@ class Pipeline:
             raise ProcessingError(
                 STAGE_FAILURE_MESSAGES[Stage.UPLOADING_RESULT], retryable=True, detail=str(exc)
             ) from exc
-        updated = self.service.repository.update(
+        updated = self.service.change(
             work.record.uuid, result_key=key, edited_image_url=self.service.storage.url(key)
         )
         assert updated is not None
         work.record = updated
 
     def _complete(self, work: _Work) -> None:
-        updated = self.service.repository.update(
+        updated = self.service.change(
             work.record.uuid,
             status=EditStatus.COMPLETED,
             processing_stage=COMPLETED_STAGE,
@@ -228,5 +224,4 @@ class Pipeline:
         )
         assert updated is not None
         work.record = updated
-        self.service.publish(updated)
         logger.info("edit %s: completed", updated.uuid)

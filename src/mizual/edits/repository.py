@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Engine, Row, and_, func, insert, select, update
+from sqlalchemy import CTE, Engine, Row, and_, func, insert, select, update
 
 from mizual.edits.stages import EditStatus
 from mizual.kit.db.tables import edit_chains, edits, utcnow
@@ -47,6 +47,20 @@ class EditRecord:
 _SELECT_EDIT = select(
     edits, edit_chains.c.chain_position, edit_chains.c.parent_edit_uuid
 ).select_from(edits.outerjoin(edit_chains, edit_chains.c.edit_uuid == edits.c.uuid))
+
+
+def _ancestors(edit_uuid: UUID) -> CTE:
+    """A recursive query for the edit and its ancestors (edit_uuid, parent_edit_uuid)."""
+    start = (
+        select(edit_chains.c.edit_uuid, edit_chains.c.parent_edit_uuid)
+        .where(edit_chains.c.edit_uuid == edit_uuid)
+        .cte("ancestors", recursive=True)
+    )
+    return start.union_all(
+        select(edit_chains.c.edit_uuid, edit_chains.c.parent_edit_uuid).join(
+            start, edit_chains.c.edit_uuid == start.c.parent_edit_uuid
+        )
+    )
 
 
 class EditRepository:
@@ -147,19 +161,23 @@ class EditRepository:
             return list(conn.execute(query).scalars())
 
     @timed
+    def get_many(self, edit_uuids: list[UUID]) -> list[EditRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(_SELECT_EDIT.where(edits.c.uuid.in_(edit_uuids))).all()
+        return [EditRecord.from_row(row) for row in rows]
+
+    @timed
+    def lineage(self, edit_uuid: UUID) -> list[UUID]:
+        """The edit and every ancestor up to its chain's root."""
+        ancestors = _ancestors(edit_uuid)
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(ancestors.c.edit_uuid)).scalars())
+
+    @timed
     def chain(self, edit_uuid: UUID) -> list[EditRecord]:
         """The chain through this edit: its ancestors from the root, itself, and its descendants
         (following the newest child where a chain branches)."""
-        ancestors = (
-            select(edit_chains.c.edit_uuid, edit_chains.c.parent_edit_uuid)
-            .where(edit_chains.c.edit_uuid == edit_uuid)
-            .cte("ancestors", recursive=True)
-        )
-        ancestors = ancestors.union_all(
-            select(edit_chains.c.edit_uuid, edit_chains.c.parent_edit_uuid).join(
-                ancestors, edit_chains.c.edit_uuid == ancestors.c.parent_edit_uuid
-            )
-        )
+        ancestors = _ancestors(edit_uuid)
         with self.engine.connect() as conn:
             above = conn.execute(
                 _SELECT_EDIT.where(edits.c.uuid.in_(select(ancestors.c.edit_uuid))).order_by(

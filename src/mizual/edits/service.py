@@ -25,6 +25,11 @@ from mizual.settings import Settings
 logger = logging.getLogger(__name__)
 
 STATUS_TTL_SECONDS = 30
+CHAIN_TTL_SECONDS = 60
+# While a chain grows, its cached shape is replaced by this marker for a few seconds, so a reader
+# that loaded the old shape just before cannot store it back (`add` never overwrites).
+CHAIN_CHANGING_SECONDS = 10
+_CHAIN_CHANGING = "changing"
 STUCK_MESSAGE = "Your edit stopped making progress and was cancelled. Please submit it again."
 QUEUE_DOWN_MESSAGE = (
     "Edits cannot be queued right now because the job queue is unreachable. Please try again "
@@ -117,6 +122,8 @@ class EditService:
             parent_edit_uuid=parent.uuid if parent else None,
             chain_position=position,
         )
+        if parent is not None:
+            self._forget_chains_through(parent.uuid)
         record = self.repository.get(edit_uuid)
         assert record is not None
         if self.queue is not None:
@@ -131,7 +138,7 @@ class EditService:
         except Exception as exc:
             # Not left pending forever: the edit is failed and the client told to retry.
             logger.error("edit %s: could not be queued: %r", record.uuid, exc)
-            failed = self.repository.update(
+            self.change(
                 record.uuid,
                 status=EditStatus.FAILED,
                 processing_stage="failed",
@@ -139,8 +146,6 @@ class EditService:
                 error_message=QUEUE_DOWN_MESSAGE,
                 finished_at=utcnow(),
             )
-            if failed is not None:
-                self.publish(failed)
             raise ServiceUnavailable(QUEUE_DOWN_MESSAGE) from None
 
     def _usable_parent(self, parent_edit_id: str) -> EditRecord:
@@ -177,10 +182,30 @@ class EditService:
         cached = self.cache.get(self._status_key(edit_uuid))
         if cached is not None:
             return dict(cached)
-        return self.publish(self.get(edit_uuid))
+        return self._fill_status(self.get(edit_uuid))
 
     def view(self, record: EditRecord) -> dict[str, Any]:
         return EditStatusView.from_record(record, storage=self.storage).model_dump(mode="json")
+
+    def change(self, edit_uuid: UUID, **values: Any) -> EditRecord | None:
+        """Record a change to an edit and publish it.
+
+        The cached status is dropped before the write, so in the moment between the commit and
+        the new cache entry a poll reads the database, never the state before the change.
+        """
+        self.cache.delete(self._status_key(edit_uuid))
+        record = self.repository.update(edit_uuid, **values)
+        if record is not None:
+            self.publish(record)
+        return record
+
+    def start_attempt(self, edit_uuid: UUID) -> EditRecord | None:
+        """Mark an unfinished edit as processing (one more attempt); None if it is finished."""
+        self.cache.delete(self._status_key(edit_uuid))
+        record = self.repository.start_attempt(edit_uuid)
+        if record is not None:
+            self.publish(record)
+        return record
 
     def publish(self, record: EditRecord) -> dict[str, Any]:
         """Write the edit's current state through to the status cache; call after every change."""
@@ -188,25 +213,60 @@ class EditService:
         self.cache.set(self._status_key(record.uuid), view, ttl_seconds=STATUS_TTL_SECONDS)
         return view
 
+    def _fill_status(self, record: EditRecord) -> dict[str, Any]:
+        # `add`, not `set`: a worker's newer state, written meanwhile, must win over this read.
+        view = self.view(record)
+        self.cache.add(self._status_key(record.uuid), view, ttl_seconds=STATUS_TTL_SECONDS)
+        return view
+
     def chain(self, edit_id: str) -> dict[str, Any]:
         edit_uuid = parse_edit_id(edit_id)
-        records = self.repository.chain(edit_uuid)
-        if not records:
-            raise NotFound(f"no edit {edit_uuid} exists")
+        key = self._chain_key(edit_uuid)
+        members = self.cache.get(key)
+        views = (
+            self._member_views([UUID(member) for member in members])
+            if isinstance(members, list)
+            else None
+        )
+        if views is None:
+            records = self.repository.chain(edit_uuid)
+            if not records:
+                raise NotFound(f"no edit {edit_uuid} exists")
+            if members is None:  # not while the chain is changing
+                shape = [str(record.uuid) for record in records]
+                self.cache.add(key, shape, ttl_seconds=CHAIN_TTL_SECONDS)
+            views = [self._fill_status(record) for record in records]
         return {
             "edit_uuid": str(edit_uuid),
-            "chain_length": len(records),
+            "chain_length": len(views),
             "chain_history": [
                 {
-                    "edit": self.view(record),
-                    "chain_position": record.chain_position,
-                    "parent_edit_uuid": str(record.parent_edit_uuid)
-                    if record.parent_edit_uuid
-                    else None,
+                    "edit": view,
+                    "chain_position": view["chain_position"],
+                    "parent_edit_uuid": view["parent_edit_uuid"],
                 }
-                for record in records
+                for view in views
             ],
         }
+
+    def _member_views(self, members: list[UUID]) -> list[dict[str, Any]] | None:
+        """Each member's current status: from the status cache, the rest from the database."""
+        cached = self.cache.get_many([self._status_key(member) for member in members])
+        missing = [member for member, view in zip(members, cached, strict=True) if view is None]
+        loaded = {record.uuid: record for record in self.repository.get_many(missing)}
+        if len(loaded) < len(missing):
+            return None  # the cached shape names an edit the database lacks; read it afresh
+        return [
+            dict(view) if view is not None else self._fill_status(loaded[member])
+            for member, view in zip(members, cached, strict=True)
+        ]
+
+    def _forget_chains_through(self, parent_uuid: UUID) -> None:
+        """A new child changes the chain seen from its parent and from every ancestor."""
+        for member in self.repository.lineage(parent_uuid):
+            self.cache.set(
+                self._chain_key(member), _CHAIN_CHANGING, ttl_seconds=CHAIN_CHANGING_SECONDS
+            )
 
     # Recovery ----------------------------------------------------------------------------------
 
@@ -234,3 +294,6 @@ class EditService:
 
     def _status_key(self, edit_uuid: UUID) -> str:
         return f"{self._prefix}status:{edit_uuid}"
+
+    def _chain_key(self, edit_uuid: UUID) -> str:
+        return f"{self._prefix}chain:{edit_uuid}"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+from uuid import UUID
 
 from mizual.edits.service import EditService, parse_edit_id
 from mizual.errors import Conflict, InvalidInput
 from mizual.feedback.repository import DuplicateFeedback, FeedbackRecord, FeedbackRepository
+from mizual.kit.cache import Cache
 
 MAX_FEEDBACK_CHARS = 2000
 
@@ -25,10 +27,15 @@ def anonymize_ip(address: str | None) -> str | None:
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
 
 
+FEEDBACK_TTL_SECONDS = 300
+
+
 class FeedbackService:
-    def __init__(self, *, repository: FeedbackRepository, edits: EditService) -> None:
+    def __init__(self, *, repository: FeedbackRepository, edits: EditService, cache: Cache) -> None:
         self.repository = repository
         self.edits = edits
+        self.cache = cache
+        self._prefix = f"{edits.settings.environment}:feedback:"
 
     def submit(
         self, *, edit_id: str, rating: int, feedback_text: str | None, client_ip: str | None
@@ -44,16 +51,27 @@ class FeedbackService:
                 f"feedback_text: {len(text)} characters is too long; at most "
                 f"{MAX_FEEDBACK_CHARS} are accepted"
             )
-        self.edits.get(edit_uuid)  # 404 for an unknown edit
+        key = f"{self._prefix}{edit_uuid}"
+        # Feedback never changes once given, so a cached rating answers a repeat at once.
+        if self.cache.get(key) is not None:
+            raise _already_given(edit_uuid)
+        self.edits.status(str(edit_uuid))  # 404 for an unknown edit (usually from the cache)
         try:
-            return self.repository.create(
+            record = self.repository.create(
                 edit_uuid=edit_uuid,
                 rating=rating,
                 feedback_text=text,
                 user_ip=anonymize_ip(client_ip),
             )
         except DuplicateFeedback:
-            raise Conflict(
-                f"edit_uuid: feedback for edit {edit_uuid} was already given; only one is kept "
-                "per edit"
-            ) from None
+            raise _already_given(edit_uuid) from None
+        self.cache.set(
+            key, {"id": record.id, "rating": record.rating}, ttl_seconds=FEEDBACK_TTL_SECONDS
+        )
+        return record
+
+
+def _already_given(edit_uuid: UUID) -> Conflict:
+    return Conflict(
+        f"edit_uuid: feedback for edit {edit_uuid} was already given; only one is kept per edit"
+    )

@@ -1,7 +1,8 @@
 """A small key/value cache with TTLs. Embedded mode keeps it in the process.
 
-Callers write through it after every database change they make, so a read never returns an
-older state than the database holds (see the edits service).
+Callers write through it (`set`) after every database change they make, and fill it from a
+read (`add`, which never overwrites), so a reader that loaded a row just before a writer changed
+it cannot put the older state back over the newer one (see the edits service).
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from typing import Any, Protocol
 class Cache(Protocol):
     def get(self, key: str) -> Any | None: ...
 
+    def get_many(self, keys: list[str]) -> list[Any | None]: ...
+
     def set(self, key: str, value: Any, *, ttl_seconds: int) -> None: ...
+
+    def add(self, key: str, value: Any, *, ttl_seconds: int) -> bool:
+        """Set only if the key is absent; True when it was set."""
+        ...
 
     def delete(self, key: str) -> None: ...
 
@@ -45,12 +52,26 @@ class MemoryCache:
             self.hits += 1
             return entry[1]
 
+    def get_many(self, keys: list[str]) -> list[Any | None]:
+        return [self.get(key) for key in keys]
+
     def set(self, key: str, value: Any, *, ttl_seconds: int) -> None:
         with self._lock:
-            self._entries[key] = (time.monotonic() + ttl_seconds, value)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._max_entries:
-                self._entries.popitem(last=False)
+            self._store(key, value, ttl_seconds)
+
+    def add(self, key: str, value: Any, *, ttl_seconds: int) -> bool:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] > time.monotonic():
+                return False
+            self._store(key, value, ttl_seconds)
+            return True
+
+    def _store(self, key: str, value: Any, ttl_seconds: int) -> None:
+        self._entries[key] = (time.monotonic() + ttl_seconds, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
 
     def delete(self, key: str) -> None:
         with self._lock:

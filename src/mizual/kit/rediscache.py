@@ -19,6 +19,10 @@ logger = logging.getLogger(__name__)
 _WARN_EVERY_SECONDS = 30.0
 
 
+def _dump(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
 class RedisCache:
     def __init__(self, url: str, *, timeout_seconds: float = 0.5) -> None:
         self._client = redis.Redis.from_url(
@@ -39,11 +43,28 @@ class RedisCache:
             return None
         return json.loads(raw) if raw is not None else None
 
+    def get_many(self, keys: list[str]) -> list[Any | None]:
+        if not keys:
+            return []
+        try:
+            raws = self._client.mget(keys)
+        except redis.RedisError as exc:
+            self._warn("read", exc)
+            return [None] * len(keys)
+        return [json.loads(raw) if raw is not None else None for raw in raws]
+
     def set(self, key: str, value: Any, *, ttl_seconds: int) -> None:
         try:
-            self._client.set(key, json.dumps(value, separators=(",", ":")), ex=ttl_seconds)
+            self._client.set(key, _dump(value), ex=ttl_seconds)
         except redis.RedisError as exc:
             self._warn("write", exc)
+
+    def add(self, key: str, value: Any, *, ttl_seconds: int) -> bool:
+        try:
+            return bool(self._client.set(key, _dump(value), ex=ttl_seconds, nx=True))
+        except redis.RedisError as exc:
+            self._warn("write", exc)
+            return False
 
     def delete(self, key: str) -> None:
         try:

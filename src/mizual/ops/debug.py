@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 
 from mizual.deps import RuntimeDep, get_runtime, rate_limit
 from mizual.errors import NotFound, Unauthorized
-from mizual.ops.repository import describe_schema
+from mizual.ops.repository import database_statistics, describe_schema
 
 
 def require_admin(request: Request) -> None:
@@ -57,4 +57,5 @@ def db_performance(runtime: RuntimeDep) -> dict[str, Any]:
         },
         "queue": runtime.queue.stats() if runtime.queue else None,
         "pool": runtime.engine.pool.status(),
+        "database": database_statistics(runtime.engine),
     }
