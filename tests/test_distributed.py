@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import psycopg
@@ -130,31 +131,79 @@ def test_edit_stuck_in_processing_is_failed_by_the_sweep(
 def test_worker_killed_mid_edit_loses_nothing(
     tmp_path: Path, api: MizualServer, stack_env: dict[str, str]
 ) -> None:
-    first = WorkerProcess(tmp_path / "first", stack_env).start()
-    with api.client() as client:
-        wait_for_workers(client, 1)
-        photo = jpeg_bytes(8000, 6000)  # 48 MP: a blur of seconds, time enough to be killed in
-        edit_id = submit(client, "blur it by 100 px", photo).json()["edit_id"]
-        deadline = time.monotonic() + 60
-        while (status := client.get(f"/edit/{edit_id}").json())["processing_stage"] != (
-            "ai_processing"
-        ):
-            assert status["status"] != "completed", "finished before the kill; proved nothing"
-            assert time.monotonic() < deadline, status
-            time.sleep(0.05)
-        first.kill()
-        assert client.get(f"/edit/{edit_id}").json()["status"] == "processing"
+    # Two workers are running; the provider takes 6 s per edit, time enough to kill the holder.
+    slow = {**stack_env, "EDIT_PROVIDER": "noop", "NOOP_EDIT_DELAY_SECONDS": "6"}
+    workers = [WorkerProcess(tmp_path / f"worker{n}", slow).start() for n in (1, 2)]
+    try:
+        with api.client() as client:
+            wait_for_workers(client, 2)
+            edit_id = submit(client, "make it black and white", jpeg_bytes()).json()["edit_id"]
+            deadline = time.monotonic() + 60
+            while (status := client.get(f"/edit/{edit_id}").json())["processing_stage"] != (
+                "ai_processing"
+            ):
+                assert status["status"] != "completed", "finished before the kill; proved nothing"
+                assert time.monotonic() < deadline, status
+                time.sleep(0.05)
+            started = f"edit {edit_id}: attempt 1 started"
+            (holder,) = [worker for worker in workers if started in worker.log()]
+            (other,) = [worker for worker in workers if worker is not holder]
+            holder.kill()
+            assert client.get(f"/edit/{edit_id}").json()["status"] == "processing"
 
-        second = WorkerProcess(tmp_path / "second", stack_env).start()
-        try:
-            final = wait_for(client, edit_id, timeout=120)
-        finally:
-            second.stop()
-    assert final["status"] == "completed", final
-    with psycopg.connect(
-        stack_env["DATABASE_URL"],
-        options=f"-c search_path={stack_env['DATABASE_SCHEMA']}",
-    ) as conn:
-        attempts = conn.execute("SELECT attempts FROM edits WHERE uuid = %s", (edit_id,)).fetchone()
-    assert attempts == (2,)
-    assert "mizual.process_edit" in second.log()
+            # The job comes back once the broker's visibility timeout (15 s here) has passed.
+            final = wait_for(client, edit_id, timeout=90)
+        assert final["status"] == "completed", final
+        assert final["progress_percent"] == 100
+        assert f"edit {edit_id}: attempt 2 started" in other.log()
+        assert f"edit {edit_id}: completed" in other.log()
+        with psycopg.connect(
+            stack_env["DATABASE_URL"],
+            options=f"-c search_path={stack_env['DATABASE_SCHEMA']}",
+        ) as conn:
+            attempts = conn.execute(
+                "SELECT attempts FROM edits WHERE uuid = %s", (edit_id,)
+            ).fetchone()
+        assert attempts == (2,)
+    finally:
+        for worker in workers:
+            worker.stop()
+
+
+def test_api_answers_from_postgresql_when_its_redis_is_down(
+    tmp_path: Path, api: MizualServer, stack_env: dict[str, str]
+) -> None:
+    worker = WorkerProcess(tmp_path / "worker", stack_env).start()
+    try:
+        with api.client() as client:
+            wait_for_workers(client, 1)
+            done = edit_and_wait(client, "make it black and white", jpeg_bytes(64, 48))
+            assert done["status"] == "completed", done
+    finally:
+        worker.stop()
+    with api.client() as client:  # no worker runs now: this edit waits
+        pending = submit(client, "flip it", jpeg_bytes(64, 48)).json()["edit_id"]
+
+    # Another API process whose cache and limits live in a Redis that does not answer.
+    dead_redis = {**stack_env, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
+    cut_off = MizualServer(tmp_path / "cut-off", dead_redis, command="api").start()
+    try:
+        with cut_off.client() as client:
+            for _ in range(3):  # misses every time, and every time the database answers
+                status = client.get(f"/edit/{done['uuid']}")
+                assert status.status_code == 200, status.text
+                assert status.json()["status"] == "completed"
+                url = status.json()["edited_image_url"]
+                assert urlsplit(url).path == urlsplit(done["edited_image_url"]).path
+            _, result = fetch_image(client, url)  # freshly signed, and it works
+            assert colourfulness(result) < 1.0
+            chain = client.get(f"/chain/{done['uuid']}")
+            assert chain.status_code == 200, chain.text
+            assert chain.json()["chain_length"] == 1
+            feedback = client.post("/feedback/", json={"edit_uuid": done["uuid"], "rating": 1})
+            assert feedback.status_code == 200, feedback.text
+            assert client.get(f"/edit/{pending}").json()["status"] == "pending"
+            assert client.get("/health").json()["status"] == "ok"
+        assert "answering from the database" in cut_off.log()
+    finally:
+        cut_off.stop()

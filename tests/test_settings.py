@@ -66,7 +66,13 @@ def test_lists_and_sizes_parse(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("UNSUPPORTED_IMAGE_TYPES", " HEIC, gif, JPG, tif ")
     monkeypatch.setenv("MAX_UPLOAD_BYTES", "5MiB")
     monkeypatch.setenv("RATE_LIMIT_BURST_SECONDS", "0")
+    monkeypatch.setenv("TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7 ,::1")
     settings = load_settings()
+    assert [str(net) for net in settings.trusted_proxies] == [
+        "10.0.0.0/8",
+        "192.168.1.7/32",
+        "::1/128",
+    ]
     assert settings.unsupported_image_types == ["heic", "gif", "jpeg", "tiff"]
     assert settings.max_upload_bytes == 5 * 1024 * 1024
     assert settings.burst_protection_enabled is False
@@ -84,6 +90,8 @@ def test_lists_and_sizes_parse(monkeypatch: pytest.MonkeyPatch) -> None:
         ("EDIT_PROVIDER", "magic"),
         ("DATABASE_POOL_SIZE", "0"),
         ("DATABASE_PGBOUNCER", "sometimes"),
+        ("TRUSTED_PROXIES", "10.0.0.0/8, the-load-balancer"),
+        ("NOOP_EDIT_DELAY_SECONDS", "-1"),
     ],
 )
 def test_invalid_values_name_the_variable(

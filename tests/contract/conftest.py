@@ -63,7 +63,7 @@ class Stack:
             options=f"-c search_path={self.env['DATABASE_SCHEMA']}",
             row_factory=dict_row,
         ) as conn:
-            return conn.execute(sql.replace("?", "%s"), params).fetchall()  # type: ignore[arg-type]
+            return conn.execute(sql.replace("?", "%s"), params).fetchall()
 
 
 @pytest.fixture(scope="session")

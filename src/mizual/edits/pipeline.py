@@ -70,6 +70,7 @@ class Pipeline:
         if record is None:
             logger.info("edit %s: nothing to do (finished or unknown)", edit_uuid)
             return
+        logger.info("edit %s: attempt %d started", edit_uuid, record.attempts)
         work = _Work(record)
         timings = dict(record.stage_timings or {})
         for stage in PIPELINE:
