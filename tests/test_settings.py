@@ -46,9 +46,35 @@ def test_production_defaults_match_the_reference() -> None:
     assert settings.log_level == "INFO"
     assert settings.max_workers == 3
     assert settings.celery_worker_memory_limit == 600_000_000
-    assert settings.llm_model == "gemini-1.5-flash"
+    assert settings.resolved_llm_model == "gemini-1.5-flash"
+    assert settings.bfl_model == "flux-kontext-pro"
+    assert settings.safety_level == 2
+    assert settings.bfl_timeout_seconds == 300
+    assert settings.bfl_poll_interval_seconds == 0.5
+    assert settings.ai_processing_retries == 0
+    assert settings.resolved_edit_provider == "local"  # no BFL key
     assert settings.port == 10000
     assert settings.database_backend == "sqlite"
+
+
+def test_provider_choice_follows_the_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BFL_API_KEY", "bfl-secret")
+    assert load_settings().resolved_edit_provider == "flux"
+    monkeypatch.setenv("EDIT_PROVIDER", "local")
+    assert load_settings().resolved_edit_provider == "local"
+    monkeypatch.delenv("BFL_API_KEY")
+    monkeypatch.setenv("EDIT_PROVIDER", "flux")
+    with pytest.raises(ConfigurationError, match="EDIT_PROVIDER=flux needs BFL_API_KEY"):
+        load_settings()
+
+    monkeypatch.delenv("EDIT_PROVIDER")
+    monkeypatch.setenv("GEMINI_API_KEY", "gemini-secret")
+    assert load_settings().resolved_llm_api_key.get_secret_value() == "gemini-secret"  # type: ignore[union-attr]
+    monkeypatch.setenv("LLM_PROVIDER", "openai")
+    assert load_settings().resolved_llm_api_key is None  # a Gemini key is not an OpenAI key
+    assert load_settings().resolved_llm_model == "gpt-4o-mini"
+    monkeypatch.setenv("LLM_API_KEY", "openai-secret")
+    assert load_settings().resolved_llm_api_key.get_secret_value() == "openai-secret"  # type: ignore[union-attr]
 
 
 def test_preview_profile_and_explicit_values_win(monkeypatch: pytest.MonkeyPatch) -> None:

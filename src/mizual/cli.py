@@ -131,5 +131,21 @@ def migrate() -> None:
     )
 
 
+providers_app = typer.Typer(help="The AI services Mizual is configured to use.")
+app.add_typer(providers_app, name="providers")
+
+
+@providers_app.command("check")
+def providers_check() -> None:
+    """Make one cheap call to each configured AI service and say whether it works."""
+    from mizual.providers.check import check_providers
+
+    lines, healthy = check_providers(_settings(distributed=False))
+    for line in lines:
+        typer.echo(line)
+    if not healthy:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()

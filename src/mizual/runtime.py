@@ -26,7 +26,8 @@ from mizual.kit.storage.local import LocalStorage
 from mizual.kit.storage.s3 import S3Storage
 from mizual.providers.editing.base import EditingProvider
 from mizual.providers.editing.factory import build_editing_provider
-from mizual.providers.prompting.base import build_prompt_enhancer
+from mizual.providers.prompting.base import PromptEnhancer
+from mizual.providers.prompting.factory import build_prompt_enhancer
 from mizual.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -43,12 +44,14 @@ class Runtime:
     edits: EditService
     feedback: FeedbackService
     editor: EditingProvider
+    enhancer: PromptEnhancer
     queue: JobQueue | None = None
 
     def close(self) -> None:
         if self.queue is not None:
             self.queue.close()
         self.editor.close()
+        self.enhancer.close()
         self.cache.close()
         self.storage.close()
         self.engine.dispose()
@@ -98,6 +101,7 @@ def build_runtime(
             repository=FeedbackRepository(engine, timings), edits=edits, cache=cache
         ),
         editor=editor,
+        enhancer=build_prompt_enhancer(settings),
     )
     if with_workers:
         runtime.queue = InProcessQueue(
@@ -113,5 +117,5 @@ def build_pipeline(runtime: Runtime) -> Pipeline:
     return Pipeline(
         service=runtime.edits,
         editor=runtime.editor,
-        enhancer=build_prompt_enhancer(enabled=runtime.settings.enable_prompt_enhancement),
+        enhancer=runtime.enhancer,
     )

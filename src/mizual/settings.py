@@ -37,8 +37,23 @@ class StorageBackend(StrEnum):
 
 
 class EditProvider(StrEnum):
+    AUTO = "auto"
     LOCAL = "local"
+    FLUX = "flux"
     NOOP = "noop"
+
+
+class FluxModel(StrEnum):
+    PRO = "flux-kontext-pro"
+    MAX = "flux-kontext-max"
+
+
+class LlmProvider(StrEnum):
+    GEMINI = "gemini"
+    OPENAI = "openai"
+
+
+DEFAULT_LLM_MODELS = {LlmProvider.GEMINI: "gemini-1.5-flash", LlmProvider.OPENAI: "gpt-4o-mini"}
 
 
 # Values a profile gives to variables that the environment leaves unset.
@@ -162,14 +177,25 @@ class Settings(BaseSettings):
     s3_presign_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
 
     # AI services
-    edit_provider: EditProvider = EditProvider.LOCAL
+    edit_provider: EditProvider = EditProvider.AUTO
     noop_edit_delay_seconds: float = Field(default=0.0, ge=0, le=3600)
     bfl_api_key: SecretStr | None = None
-    gemini_api_key: SecretStr | None = None
-    llm_provider: str = "gemini"
-    llm_model: str = "gemini-1.5-flash"
-    llm_api_key: SecretStr | None = None
+    bfl_api_url: str = "https://api.bfl.ai"
+    bfl_model: FluxModel = FluxModel.PRO
+    safety_level: int = Field(default=2, ge=0, le=6)
+    bfl_poll_interval_seconds: float = Field(default=0.5, gt=0, le=60)
+    bfl_timeout_seconds: float = Field(default=300, gt=0, le=3600)
+    bfl_request_retries: int = Field(default=3, ge=0, le=10)
+    bfl_max_concurrent_tasks: int = Field(default=24, ge=1, le=1000)
+    ai_processing_retries: int = Field(default=0, ge=0, le=5)
     enable_prompt_enhancement: bool = True
+    llm_provider: LlmProvider = LlmProvider.GEMINI
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+    gemini_api_key: SecretStr | None = None
+    gemini_api_url: str = "https://generativelanguage.googleapis.com"
+    openai_api_url: str = "https://api.openai.com"
+    llm_timeout_seconds: float = Field(default=20, gt=0, le=300)
 
     # Rate limits
     rate_limit_daily_images: int = Field(default=3, ge=1)
@@ -195,7 +221,14 @@ class Settings(BaseSettings):
         given = {key.lower() for key in data}
         return {**{k: v for k, v in PROFILES[environment].items() if k not in given}, **data}
 
-    @field_validator("environment", "edit_provider", "storage_backend", mode="before")
+    @field_validator(
+        "environment",
+        "edit_provider",
+        "storage_backend",
+        "bfl_model",
+        "llm_provider",
+        mode="before",
+    )
     @classmethod
     def lower_case(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
@@ -230,12 +263,36 @@ class Settings(BaseSettings):
             raise ValueError("expected a redis:// or rediss:// URL")
         return value or None
 
-    @field_validator("public_base_url")
+    @field_validator("public_base_url", "bfl_api_url", "gemini_api_url", "openai_api_url")
     @classmethod
     def http_url(cls, value: str) -> str:
         if value and not re.match(r"https?://", value):
             raise ValueError("expected an http:// or https:// URL")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def flux_needs_a_key(self) -> Settings:
+        if self.edit_provider == EditProvider.FLUX and self.bfl_api_key is None:
+            raise ValueError("EDIT_PROVIDER=flux needs BFL_API_KEY")
+        return self
+
+    @property
+    def resolved_edit_provider(self) -> EditProvider:
+        """`auto`: FLUX when a BFL key is configured, the offline editor otherwise."""
+        if self.edit_provider != EditProvider.AUTO:
+            return self.edit_provider
+        return EditProvider.FLUX if self.bfl_api_key is not None else EditProvider.LOCAL
+
+    @property
+    def resolved_llm_model(self) -> str:
+        return self.llm_model or DEFAULT_LLM_MODELS[self.llm_provider]
+
+    @property
+    def resolved_llm_api_key(self) -> SecretStr | None:
+        """LLM_API_KEY, or GEMINI_API_KEY for Gemini (the reference's name for it)."""
+        if self.llm_api_key is not None:
+            return self.llm_api_key
+        return self.gemini_api_key if self.llm_provider == LlmProvider.GEMINI else None
 
     @cached_property
     def resolved_database_url(self) -> str:
@@ -290,6 +347,8 @@ def load_settings(*, distributed: bool = False, **overrides: Any) -> Settings:
         problems = []
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else "configuration"
-            shown = "" if field in _SECRET_FIELDS else f" (got {error.get('input')!r})"
+            # A model-level error's input is every setting, secrets included: never shown.
+            hidden = field in _SECRET_FIELDS or not error["loc"]
+            shown = "" if hidden else f" (got {error.get('input')!r})"
             problems.append(f"{field.upper()}: {error['msg']}{shown}")
         raise ConfigurationError("invalid configuration: " + "; ".join(problems)) from None

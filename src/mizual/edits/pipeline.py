@@ -23,6 +23,7 @@ from mizual.edits.stages import (
     STAGE_FAILURE_MESSAGES,
     EditStatus,
     ProcessingError,
+    RetryPolicy,
     Stage,
 )
 from mizual.kit import imaging
@@ -55,6 +56,11 @@ class Pipeline:
         self.service = service
         self.editor = editor
         self.enhancer = enhancer
+        ai_retries = service.settings.ai_processing_retries
+        self.retry_policy = {
+            **RETRY_POLICY,
+            Stage.AI_PROCESSING: RetryPolicy(max_retries=ai_retries, delay_seconds=5),
+        }
         self.sleep = sleep
         self._stages: dict[Stage, Callable[[_Work], None]] = {
             Stage.INITIALIZATION: self._initialize,
@@ -102,7 +108,7 @@ class Pipeline:
         return updated
 
     def _run_with_retries(self, stage: Stage, work: _Work) -> None:
-        policy = RETRY_POLICY[stage]
+        policy = self.retry_policy[stage]
         retry = 0
         while True:
             try:

@@ -186,3 +186,20 @@ def encode_result(image: pyvips.Image) -> EncodedImage:
         ".jpg", Q=RESULT_JPEG_QUALITY, interlace=True, optimize_coding=True, keep="none"
     )
     return EncodedImage(data, "image/jpeg", "jpg")
+
+
+def jpeg_preview(data: bytes, *, max_side: int, quality: int = 85) -> bytes:
+    """A JPEG at most `max_side` pixels on its long edge, upright, without metadata or alpha:
+    what AI services are sent (shrink-on-load keeps a 50 MP photo cheap to preview)."""
+    if detect_format(data) == "bmp":
+        image = load(data)
+        scale = max_side / max(image.width, image.height)
+        if scale < 1:
+            image = image.resize(scale)
+    else:
+        image = pyvips.Image.thumbnail_buffer(data, max_side, height=max_side, size="down")
+        image = to_display_space(image)
+    if image.hasalpha():
+        image = image.flatten(background=[255] * (image.bands - 1))
+    encoded: bytes = image.write_to_buffer(".jpg", Q=quality, strip=True)
+    return encoded

@@ -17,6 +17,7 @@ from mizual.kit.queue.celery import CeleryQueue
 from mizual.kit.storage.base import ObjectNotFound
 from mizual.kit.storage.local import IMAGES_ROUTE, LocalStorage
 from mizual.ops.repository import ping
+from mizual.settings import Settings
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["ops"])
@@ -92,6 +93,7 @@ def version(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
         "started_at": request.app.state.started_at.isoformat(),
         "environment": settings.environment.value,
         "edit_provider": runtime.editor.name,
+        "prompt_enhancement": _enhancement(settings),
         "database": settings.database_backend,
         "storage": "s3" if settings.uses_s3 else "local",
         "python": platform.python_version(),
@@ -115,3 +117,11 @@ def image_file(key: str, runtime: RuntimeDep) -> FileResponse:
         media_type=media_type,
         headers={"Cache-Control": IMMUTABLE, "X-Content-Type-Options": "nosniff"},
     )
+
+
+def _enhancement(settings: Settings) -> str:
+    if not settings.enable_prompt_enhancement:
+        return "off"
+    if settings.resolved_llm_api_key is None:
+        return "off (no LLM key)"
+    return f"{settings.llm_provider.value} ({settings.resolved_llm_model})"

@@ -17,6 +17,8 @@ class PromptEnhancer(Protocol):
         """Never raises: any failure falls back to the original prompt, with a note saying why."""
         ...
 
+    def close(self) -> None: ...
+
 
 class UnchangedPrompt:
     """Used when enhancement is switched off or no LLM is configured."""
@@ -27,8 +29,5 @@ class UnchangedPrompt:
     def enhance(self, *, prompt: str, image: bytes) -> EnhancedPrompt:  # noqa: ARG002
         return EnhancedPrompt(prompt=prompt, note=self.reason)
 
-
-def build_prompt_enhancer(*, enabled: bool) -> PromptEnhancer:
-    if not enabled:
-        return UnchangedPrompt("prompt enhancement is switched off (ENABLE_PROMPT_ENHANCEMENT)")
-    return UnchangedPrompt("prompt enhancement is on but no LLM provider is available yet")
+    def close(self) -> None:
+        return None
