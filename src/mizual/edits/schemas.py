@@ -65,6 +65,10 @@ class EditStatusView(BaseModel):
     # Ours, beyond the reference's fields:
     prompt: str
     enhanced_prompt: str | None
+    prompt_note: str | None = Field(
+        description="How enhanced_prompt was arrived at: by which LLM, or why the prompt was "
+        "used as written."
+    )
     original_image_url: str
     error_stage: str | None
     updated_at: datetime
@@ -98,6 +102,7 @@ class EditStatusView(BaseModel):
             created_at=record.created_at,
             prompt=record.prompt,
             enhanced_prompt=record.enhanced_prompt,
+            prompt_note=record.prompt_note,
             original_image_url=storage.url(record.original_key),
             error_stage=record.error_stage,
             updated_at=record.updated_at,
