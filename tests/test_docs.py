@@ -38,3 +38,26 @@ def test_every_setting_is_documented() -> None:
 def test_doc_names_no_unknown_variable() -> None:
     unknown = documented_variables() - settings_variables()
     assert not unknown, f"docs/configuration.md names variables Settings lacks: {sorted(unknown)}"
+
+
+PROVIDERS_DOC = CONFIGURATION_DOC.parent / "providers.md"
+
+
+def test_providers_doc_quotes_every_flux_failure_message() -> None:
+    from mizual.providers.editing import flux
+
+    text = " ".join(PROVIDERS_DOC.read_text(encoding="utf-8").split())
+    messages = {
+        name: value
+        for name, value in vars(flux).items()
+        if name.isupper() and isinstance(value, str) and value.endswith(".") and " " in value
+    }
+    assert len(messages) >= 9
+    missing = [name for name, message in messages.items() if message not in text]
+    assert not missing, f"docs/providers.md lacks the message of {missing}"
+
+
+def test_providers_doc_names_only_real_variables() -> None:
+    names = set(_VARIABLE.findall(PROVIDERS_DOC.read_text(encoding="utf-8")))
+    settings_like = {name for name in names if "_" in name and not name.startswith("HTTP")}
+    assert settings_like - settings_variables() == set()

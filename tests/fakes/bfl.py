@@ -1,0 +1,243 @@
+"""A fake Black Forest Labs API (FLUX.1 Kontext): submit, poll, download.
+
+Protocol as BFL serves it: `POST /v1/<model>` with an `x-key` header and a JSON body (prompt,
+base64 `input_image`, …) answers `{"id", "polling_url"}`; `GET /v1/get_result?id=` answers
+`{"id", "status", "result", "progress", "details"}` with status Pending, Ready, Error, Request
+Moderated, Content Moderated or Task not found; a Ready result's `sample` is a signed delivery
+URL that expires. The fake's "edit" turns the input black and white.
+
+The API key picks the scenario:
+    anything else            Pending, Pending, then Ready
+    invalid-key (or none)    403 on every call
+    no-credits               402 on submit
+    rate-limited-once        429 (Retry-After: 1) on the first submit, then normal
+    rate-limited-always      429 (Retry-After: 1) on every submit
+    server-error-once        500 on the first submit, then normal
+    poll-rate-limited-once   429 on the first poll, then normal
+    request-moderated        the task ends "Request Moderated"
+    content-moderated        the task ends "Content Moderated"
+    task-error               the task ends "Error"
+    task-lost                the task is "Task not found"
+    slow                     Pending for ever
+    expired-result           Ready, but the delivery URL answers 403 (expired signature)
+    missing-result           Ready, but the delivery URL answers 404
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import threading
+import time
+import uuid
+from collections import Counter
+from typing import Any
+
+import pyvips
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from tests.fakes.runner import Recorder, add_control_routes, main
+
+MODELS = {"flux-kontext-pro", "flux-kontext-max"}
+PENDING_POLLS = 2
+FINAL_STATUSES = {
+    "request-moderated": (
+        "Request Moderated",
+        {"Moderation Reasons": ["Derivative Works Filter"]},
+    ),
+    "content-moderated": ("Content Moderated", {"Moderation Reasons": ["NSFW"]}),
+    "task-error": ("Error", {"error": "internal error while generating"}),
+    "task-lost": ("Task not found", None),
+}
+NOT_AUTHENTICATED = {"detail": "Not authenticated - Invalid Authentication"}
+
+
+class _Task:
+    def __init__(self, *, key: str, prompt: str, image: bytes) -> None:
+        self.key = key
+        self.prompt = prompt
+        self.image = image
+        self.polls = 0
+        self.started = time.time()
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="fake BFL API")
+    recorder = Recorder()
+    lock = threading.Lock()
+    tasks: dict[str, _Task] = {}
+    submits: Counter[str] = Counter()
+    polls: Counter[str] = Counter()
+
+    def reset() -> None:
+        with lock:
+            tasks.clear()
+            submits.clear()
+            polls.clear()
+
+    add_control_routes(app, recorder, on_reset=reset)
+
+    @app.post("/v1/{model}")
+    async def submit(model: str, request: Request) -> Response:
+        entry = await recorder.record(request)
+        key = request.headers.get("x-key", "")
+        if key in ("", "invalid-key"):
+            return JSONResponse(NOT_AUTHENTICATED, status_code=403)
+        if model not in MODELS:
+            return JSONResponse({"detail": "Not Found"}, status_code=404)
+        with lock:
+            submits[key] += 1
+            count = submits[key]
+        if key == "no-credits":
+            return JSONResponse(
+                {"detail": "Insufficient credits. Please add credits to your account."},
+                status_code=402,
+            )
+        if key == "rate-limited-always" or (key == "rate-limited-once" and count == 1):
+            return JSONResponse(
+                {"detail": "You have exceeded the number of active tasks (24)."},
+                status_code=429,
+                headers={"retry-after": "1"},
+            )
+        if key == "server-error-once" and count == 1:
+            return JSONResponse({"detail": "Internal Server Error"}, status_code=500)
+        body = entry["json"] if isinstance(entry["json"], dict) else {}
+        problems = _validate(body)
+        if problems:
+            return JSONResponse({"detail": problems}, status_code=422)
+        task_id = str(uuid.uuid4())
+        image = base64.b64decode(body["input_image"])
+        with lock:
+            tasks[task_id] = _Task(key=key, prompt=body["prompt"], image=image)
+        base = str(request.base_url).rstrip("/")
+        return JSONResponse(
+            {
+                "id": task_id,
+                "polling_url": f"{base}/v1/get_result?id={task_id}",
+                "cost": 4.0 if model == "flux-kontext-pro" else 8.0,
+            }
+        )
+
+    @app.get("/v1/get_result")
+    async def get_result(request: Request, id: str = "") -> Response:
+        await recorder.record(request)
+        key = request.headers.get("x-key", "")
+        if key in ("", "invalid-key"):
+            return JSONResponse(NOT_AUTHENTICATED, status_code=403)
+        with lock:
+            polls[key] += 1
+            first_poll = polls[key] == 1
+            task = tasks.get(id)
+            if task is not None:
+                task.polls += 1
+        if key == "poll-rate-limited-once" and first_poll:
+            return JSONResponse(
+                {"detail": "Too many requests"}, status_code=429, headers={"retry-after": "1"}
+            )
+        if task is None or task.key != key:
+            return JSONResponse(_result(id, "Task not found"))
+        final = FINAL_STATUSES.get(task.key)
+        if final is not None:
+            status, details = final
+            return JSONResponse(_result(id, status, details=details))
+        if task.key == "slow" or task.polls <= PENDING_POLLS:
+            progress = min(0.9, 0.3 * task.polls)
+            return JSONResponse(_result(id, "Pending", progress=progress))
+        base = str(request.base_url).rstrip("/")
+        expires = int(time.time()) + 600
+        sample = f"{base}/delivery/{id}.jpg?se={expires}&sig={uuid.uuid4().hex}"
+        return JSONResponse(
+            _result(
+                id,
+                "Ready",
+                result={
+                    "sample": sample,
+                    "prompt": task.prompt,
+                    "seed": 42,
+                    "start_time": task.started,
+                    "end_time": time.time(),
+                    "duration": time.time() - task.started,
+                },
+                progress=1.0,
+            )
+        )
+
+    @app.get("/delivery/{name}")
+    async def delivery(name: str, request: Request) -> Response:
+        await recorder.record(request)
+        task = tasks.get(name.removesuffix(".jpg"))
+        if task is None or task.key == "missing-result":
+            return Response(_storage_error("BlobNotFound"), 404, media_type="application/xml")
+        if task.key == "expired-result" or "sig" not in request.query_params:
+            return Response(
+                _storage_error("AuthenticationFailed"), 403, media_type="application/xml"
+            )
+        return Response(_black_and_white(task.image), media_type="image/jpeg")
+
+    return app
+
+
+def _validate(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """FastAPI-shaped 422 details, as BFL answers a malformed request."""
+    problems: list[dict[str, Any]] = []
+    if not isinstance(body.get("prompt"), str):
+        problems.append({"loc": ["body", "prompt"], "msg": "Field required", "type": "missing"})
+    image = body.get("input_image")
+    try:
+        ok = isinstance(image, str) and bool(base64.b64decode(image, validate=True))
+    except (binascii.Error, ValueError):
+        ok = False
+    if not ok:
+        problems.append(
+            {"loc": ["body", "input_image"], "msg": "Invalid base64 image", "type": "value_error"}
+        )
+    tolerance = body.get("safety_tolerance", 2)
+    if not isinstance(tolerance, int) or not 0 <= tolerance <= 6:
+        problems.append(
+            {
+                "loc": ["body", "safety_tolerance"],
+                "msg": "Input should be less than or equal to 6",
+                "type": "less_than_equal",
+            }
+        )
+    if body.get("output_format", "jpeg") not in ("jpeg", "png"):
+        problems.append(
+            {"loc": ["body", "output_format"], "msg": "Input should be 'jpeg' or 'png'"}
+        )
+    return problems
+
+
+def _result(
+    task_id: str,
+    status: str,
+    *,
+    result: dict[str, Any] | None = None,
+    progress: float | None = None,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "id": task_id,
+        "status": status,
+        "result": result,
+        "progress": progress,
+        "details": details,
+    }
+
+
+def _black_and_white(image: bytes) -> bytes:
+    grey = pyvips.Image.new_from_buffer(image, "", access="sequential").colourspace("b-w")
+    data: bytes = grey.colourspace("srgb").write_to_buffer(".jpg", Q=90)
+    return data
+
+
+def _storage_error(code: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><Error><Code>'
+        + code
+        + "</Code><Message>Server failed to authenticate the request.</Message></Error>"
+    ).encode()
+
+
+if __name__ == "__main__":
+    main(create_app, "BFL")
