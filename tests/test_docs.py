@@ -1,10 +1,15 @@
-"""docs/configuration.md documents exactly the variables that Settings reads."""
+"""The docs match the code: variables, provider messages, the offline editor's examples."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 
+import pytest
+
+from mizual.localedit.parser import PromptNotUnderstood, parse_prompt
+from mizual.localedit.plan import CATALOGUE
 from mizual.settings import Settings
 
 CONFIGURATION_DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
@@ -61,3 +66,65 @@ def test_providers_doc_names_only_real_variables() -> None:
     names = set(_VARIABLE.findall(PROVIDERS_DOC.read_text(encoding="utf-8")))
     settings_like = {name for name in names if "_" in name and not name.startswith("HTTP")}
     assert settings_like - settings_variables() == set()
+
+
+LOCAL_EDITOR_DOC = CONFIGURATION_DOC.parent / "local-editor.md"
+_OPERATION_ROW = re.compile(r"\| (\w+) \| (.*?) \| .* \|$")
+_PICTURE_ROW = re.compile(r'\| "([^"]+)"[^|]*\| !\[\]\((images/[^)]+)\)')
+
+
+def local_editor_examples() -> dict[str, list[str]]:
+    """The operations table of docs/local-editor.md: operation → its quoted example prompts."""
+    examples: dict[str, list[str]] = {}
+    for line in LOCAL_EDITOR_DOC.read_text(encoding="utf-8").splitlines():
+        match = _OPERATION_ROW.match(line)
+        if match and match.group(1) in CATALOGUE:
+            examples[match.group(1)] = re.findall(r'"([^"]+)"', match.group(2))
+    return examples
+
+
+def test_local_editor_doc_lists_every_operation_with_examples() -> None:
+    examples = local_editor_examples()
+    assert set(examples) == set(CATALOGUE)
+    assert all(examples.values()), "every operation has an example prompt"
+
+
+def test_every_example_prompt_in_the_local_editor_doc_does_what_it_says() -> None:
+    for operation, prompts in local_editor_examples().items():
+        for prompt in prompts:
+            read_as = [step.operation for step in parse_prompt(prompt).steps]
+            assert operation in read_as, f"{prompt!r} is read as {read_as}, not {operation}"
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    ["add a hat", "replace the sky with a sunset", "remove the person", "make him smile"],
+)
+def test_the_local_editor_doc_refusals_are_refused(prompt: str) -> None:
+    assert f'"{prompt}"' in LOCAL_EDITOR_DOC.read_text(encoding="utf-8")
+    with pytest.raises(PromptNotUnderstood):
+        parse_prompt(prompt)
+
+
+def rendered_examples() -> list[tuple[str, str, str]]:
+    """EXAMPLES of scripts/local_editor_examples.py, the script that draws the pictures."""
+    script = CONFIGURATION_DOC.parent.parent / "scripts" / "local_editor_examples.py"
+    spec = importlib.util.spec_from_file_location("local_editor_examples", script)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    examples: list[tuple[str, str, str]] = module.EXAMPLES
+    return examples
+
+
+def test_before_and_after_pictures_exist_for_their_prompts() -> None:
+    text = LOCAL_EDITOR_DOC.read_text(encoding="utf-8")
+    pictures = _PICTURE_ROW.findall(text)
+    assert len(pictures) >= 10
+    rendered = {
+        f"images/local-editor/{name}.jpg": prompt for name, _, prompt in rendered_examples()
+    }
+    for prompt, path in pictures:
+        assert (LOCAL_EDITOR_DOC.parent / path).is_file(), f"{path} is missing"
+        assert rendered.get(path) == prompt, f"{path} is not rendered from {prompt!r}"

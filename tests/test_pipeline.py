@@ -42,6 +42,7 @@ class FlakyStorage(LocalStorage):
 
 class CountingEditor(LocalEditingProvider):
     def __init__(self, error: EditingError | None = None) -> None:
+        super().__init__()
         self.calls = 0
         self.error = error
 

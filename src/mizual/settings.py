@@ -196,6 +196,7 @@ class Settings(BaseSettings):
     gemini_api_url: str = "https://generativelanguage.googleapis.com"
     openai_api_url: str = "https://api.openai.com"
     llm_timeout_seconds: float = Field(default=20, gt=0, le=300)
+    local_editor_llm_plans: bool = True
 
     # Rate limits
     rate_limit_daily_images: int = Field(default=3, ge=1)

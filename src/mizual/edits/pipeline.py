@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 import pyvips
@@ -42,6 +43,7 @@ class _Work:
     record: EditRecord
     original: bytes | None = None
     encoded: imaging.EncodedImage | None = None
+    plan: list[dict[str, Any]] | None = None
 
 
 class Pipeline:
@@ -195,6 +197,7 @@ class Pipeline:
             outcome = self.editor.edit(request)
             # pyvips is lazy: encoding is when the pixels are computed, so it belongs here.
             work.encoded = imaging.encode_result(outcome.image)
+            work.plan = outcome.plan
         except EditingError as exc:
             raise ProcessingError(
                 exc.user_message, retryable=exc.retryable, detail=str(exc)
@@ -215,7 +218,10 @@ class Pipeline:
                 STAGE_FAILURE_MESSAGES[Stage.UPLOADING_RESULT], retryable=True, detail=str(exc)
             ) from exc
         updated = self.service.change(
-            work.record.uuid, result_key=key, edited_image_url=self.service.storage.url(key)
+            work.record.uuid,
+            result_key=key,
+            edited_image_url=self.service.storage.url(key),
+            edit_plan=work.plan,
         )
         assert updated is not None
         work.record = updated

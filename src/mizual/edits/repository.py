@@ -30,6 +30,7 @@ class EditRecord:
     error_message: str | None
     error_stage: str | None
     prompt_note: str | None
+    edit_plan: list[dict[str, Any]] | None
     stage_timings: dict[str, float]
     attempts: int
     updated_at: datetime

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -69,6 +69,11 @@ class EditStatusView(BaseModel):
         description="How enhanced_prompt was arrived at: by which LLM, or why the prompt was "
         "used as written."
     )
+    edit_plan: list[dict[str, Any]] | None = Field(
+        description="How the offline editor read the prompt: the operations in order, each with "
+        "its parameters and the words it came from. Null for other editors and until the edit "
+        "is made."
+    )
     original_image_url: str
     error_stage: str | None
     updated_at: datetime
@@ -103,6 +108,7 @@ class EditStatusView(BaseModel):
             prompt=record.prompt,
             enhanced_prompt=record.enhanced_prompt,
             prompt_note=record.prompt_note,
+            edit_plan=record.edit_plan,
             original_image_url=storage.url(record.original_key),
             error_stage=record.error_stage,
             updated_at=record.updated_at,

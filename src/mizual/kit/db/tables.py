@@ -90,6 +90,7 @@ edits = Table(
     Column("error_message", Text),
     Column("error_stage", String(50)),
     Column("prompt_note", Text),
+    Column("edit_plan", JsonColumn),  # the offline editor's reading of the prompt
     Column("stage_timings", JsonColumn, nullable=False, default=dict),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("updated_at", UTCDateTime, nullable=False, default=utcnow),

@@ -27,6 +27,8 @@ class EditRequest:
 @dataclass
 class EditOutcome:
     image: pyvips.Image
+    # The operations the prompt was read as, for editors that plan (the offline editor).
+    plan: list[dict[str, Any]] | None = None
     notes: dict[str, Any] = field(default_factory=dict)
 
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from mizual.localedit.llm_reader import LlmPlanReader
 from mizual.providers.editing.base import EditingProvider
 from mizual.providers.editing.flux import FluxConfig, FluxEditingProvider
 from mizual.providers.editing.local import LocalEditingProvider
 from mizual.providers.editing.noop import NoopEditingProvider
+from mizual.providers.prompting.factory import build_chat_model
 from mizual.settings import EditProvider, Settings
 
 
 def build_editing_provider(settings: Settings) -> EditingProvider:
     match settings.resolved_edit_provider:
         case EditProvider.LOCAL:
-            return LocalEditingProvider()
+            return LocalEditingProvider(reader=_plan_reader(settings))
         case EditProvider.NOOP:
             return NoopEditingProvider(delay_seconds=settings.noop_edit_delay_seconds)
         case EditProvider.FLUX:
@@ -32,3 +34,12 @@ def flux_config(settings: Settings) -> FluxConfig:
         request_retries=settings.bfl_request_retries,
         max_concurrent_tasks=settings.bfl_max_concurrent_tasks,
     )
+
+
+def _plan_reader(settings: Settings) -> LlmPlanReader | None:
+    if not settings.local_editor_llm_plans:
+        return None
+    chat = build_chat_model(settings)
+    if chat is None:
+        return None
+    return LlmPlanReader(chat, timeout_seconds=settings.llm_timeout_seconds)

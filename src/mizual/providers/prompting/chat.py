@@ -4,6 +4,7 @@ completions (or any server that speaks it). One short exchange per call, text in
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -11,6 +12,9 @@ import httpx
 
 TEMPERATURE = 0.3
 MAX_TOKENS = 150
+# A structured answer (an edit plan) is longer than a sentence and should not vary.
+JSON_MAX_TOKENS = 600
+JSON_TEMPERATURE = 0.0
 
 
 class LlmError(Exception):
@@ -29,6 +33,10 @@ class ChatModel(Protocol):
     def ask(
         self, *, system: str, text: str, image_jpeg: bytes | None, timeout: float
     ) -> Answer: ...
+
+    def ask_json(
+        self, *, system: str, text: str, schema: dict[str, Any], timeout: float
+    ) -> dict[str, Any]: ...
 
     def close(self) -> None: ...
 
@@ -61,6 +69,29 @@ class GeminiChat:
             part.get("text", "") for part in (candidate.get("content") or {}).get("parts", [])
         )
         return _usable(answer, finished=candidate.get("finishReason"), complete="STOP")
+
+    def ask_json(
+        self, *, system: str, text: str, schema: dict[str, Any], timeout: float
+    ) -> dict[str, Any]:
+        body = {
+            "system_instruction": {"parts": [{"text": system}]},
+            "contents": [{"role": "user", "parts": [{"text": text}]}],
+            "generationConfig": {
+                "temperature": JSON_TEMPERATURE,
+                "maxOutputTokens": JSON_MAX_TOKENS,
+                "responseMimeType": "application/json",
+                "responseSchema": schema,
+            },
+        }
+        payload = _post(self.http, self.url, body, timeout=timeout, provider="gemini")
+        if not payload.get("candidates"):
+            reason = (payload.get("promptFeedback") or {}).get("blockReason", "no candidates")
+            raise LlmError(f"gemini gave no answer ({reason})")
+        candidate = payload["candidates"][0]
+        answer = "".join(
+            part.get("text", "") for part in (candidate.get("content") or {}).get("parts", [])
+        )
+        return _json_object(answer, finished=candidate.get("finishReason"), complete="STOP")
 
     def close(self) -> None:
         self.http.close()
@@ -98,6 +129,33 @@ class OpenAIChat:
         if message.get("refusal"):
             raise LlmError("openai refused to answer")
         return _usable(
+            message.get("content") or "", finished=choices[0].get("finish_reason"), complete="stop"
+        )
+
+    def ask_json(
+        self, *, system: str, text: str, schema: dict[str, Any], timeout: float
+    ) -> dict[str, Any]:
+        body = {
+            "model": self.model,
+            "messages": [
+                {"role": "system", "content": system},
+                {"role": "user", "content": text},
+            ],
+            "temperature": JSON_TEMPERATURE,
+            "max_tokens": JSON_MAX_TOKENS,
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "schema": schema, "strict": False},
+            },
+        }
+        payload = _post(self.http, self.url, body, timeout=timeout, provider="openai")
+        choices = payload.get("choices") or []
+        if not choices:
+            raise LlmError("openai gave no answer (no choices)")
+        message = choices[0].get("message") or {}
+        if message.get("refusal"):
+            raise LlmError("openai refused to answer")
+        return _json_object(
             message.get("content") or "", finished=choices[0].get("finish_reason"), complete="stop"
         )
 
@@ -140,3 +198,18 @@ def _usable(answer: str, *, finished: object, complete: str) -> Answer:
     if not text:
         raise LlmError("the answer was empty")
     return Answer(text=text, complete=finished in (None, complete))
+
+
+def _json_object(answer: str, *, finished: object, complete: str) -> dict[str, Any]:
+    if finished not in (None, complete):
+        raise LlmError(f"the structured answer was cut off ({finished})")
+    text = answer.strip()
+    if text.startswith("```"):  # some models fence JSON even when asked not to
+        text = text.strip("`").removeprefix("json").strip()
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise LlmError("the structured answer was not JSON") from None
+    if not isinstance(value, dict):
+        raise LlmError("the structured answer was not a JSON object")
+    return value

@@ -1,0 +1,95 @@
+"""The offline editor on big photos: time and peak memory of whole plans at 12 MP and 50 MP.
+
+Run with `make bench` (or `python bench/local_editor.py`). Each measurement runs in a fresh child
+process, so its peak RSS is the edit's alone (interpreter and libraries included): decode the
+JPEG, read the prompt, apply the plan and encode the result exactly as `ai_processing` does.
+Prints a Markdown section for bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = 3
+SIZES = {"12 MP": (4000, 3000), "50 MP": (8660, 5774)}
+PLANS = [
+    "make it brighter, increase the contrast, boost the colours, sharpen it and add a vignette",
+    "make it black and white",
+    "rotate 90 degrees clockwise and crop to 16:9",
+    "warm up the light and make it look vintage",
+    "blur the background",
+    "turn it into a pencil sketch",
+]
+
+CHILD = """
+import json, resource, sys, time
+from mizual.kit import imaging
+from mizual.providers.editing.base import EditRequest
+from mizual.providers.editing.local import LocalEditingProvider
+data = open(sys.argv[1], "rb").read()
+started = time.perf_counter()
+request = EditRequest(image=data, prompt=sys.argv[2], enhanced_prompt=None)
+outcome = LocalEditingProvider().edit(request)
+encoded = imaging.encode_result(outcome.image)
+seconds = time.perf_counter() - started
+peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, "bytes": len(encoded.data)}))
+"""
+
+BASELINE = """
+import json, resource
+import mizual.providers.editing.local, mizual.kit.imaging
+print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def make_photo(path: Path, width: int, height: int) -> None:
+    """A real photograph (scikit-image's coffee) enlarged, with grain so it compresses like one."""
+    import pyvips
+    from skimage import data as samples
+
+    small = pyvips.Image.new_from_array(samples.coffee()).copy(interpretation="srgb")
+    big = small.resize(width / small.width, vscale=height / small.height)
+    grain = pyvips.Image.gaussnoise(width, height, sigma=6)
+    photo = (big + grain.bandjoin([grain, grain])).cast("uchar").copy(interpretation="srgb")
+    photo.write_to_file(str(path), Q=90)
+
+
+def run_child(code: str, *args: str) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    baseline = run_child(BASELINE)["peak_mb"]
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for label, (width, height) in SIZES.items():
+            path = Path(folder) / f"{width}x{height}.jpg"
+            make_photo(path, width, height)
+            for prompt in PLANS:
+                runs = [run_child(CHILD, str(path), prompt) for _ in range(RUNS)]
+                seconds = [run["seconds"] for run in runs]
+                peaks = [run["peak_mb"] for run in runs]
+                rows.append(
+                    f"| {label} | {prompt} | {min(seconds):.2f} | {statistics.median(seconds):.2f}"
+                    f" | {max(seconds):.2f} | {statistics.median(peaks):.0f} |"
+                )
+                print(rows[-1], file=sys.stderr, flush=True)
+    print("| photo | prompt | min s | median s | max s | peak RSS MB |")
+    print("|---|---|---|---|---|---|")
+    print("\n".join(rows))
+    print(f"\nA child process that only imports the editor peaks at {baseline:.0f} MB.")
+
+
+if __name__ == "__main__":
+    main()
