@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -77,6 +78,9 @@ def create_app(settings: Settings, *, with_workers: bool = True) -> FastAPI:
         max_bytes=max_body,
         advice=f"Images may be at most {describe_bytes(settings.max_upload_bytes)}.",
     )
+    # Outside the body limit, so that refusals (413 as well as 429) carry the CORS headers a
+    # browser needs to let the page read their message.
+    app.add_middleware(CORSMiddleware, **settings.cors_policy.middleware_options())
     return app
 
 

@@ -24,6 +24,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from mizual.kit.cors import CorsPolicy, parse_origins
+
 
 class Environment(StrEnum):
     PRODUCTION = "production"
@@ -64,6 +66,11 @@ PROFILES: dict[Environment, dict[str, Any]] = {
         "rate_limit_daily_images": 3,
         "max_chain_length": 5,
         "log_level": "INFO",
+        "allowed_origins": [
+            "https://mizual.ai",
+            "https://www.mizual.ai",
+            "https://mizual-frontend-git-main-*.vercel.app",
+        ],
     },
     Environment.PREVIEW: {
         "database_schema": "preview",
@@ -71,6 +78,7 @@ PROFILES: dict[Environment, dict[str, Any]] = {
         "rate_limit_daily_images": 50,
         "max_chain_length": 50,
         "log_level": "DEBUG",
+        "allowed_origins": ["*"],
     },
 }
 
@@ -125,6 +133,7 @@ def parse_networks(value: Any) -> Any:
 
 
 ByteSize = Annotated[int, BeforeValidator(parse_byte_size)]
+OriginList = Annotated[list[str], NoDecode, BeforeValidator(parse_origins)]
 NetworkList = Annotated[
     list[ipaddress.IPv4Network | ipaddress.IPv6Network], NoDecode, BeforeValidator(parse_networks)
 ]
@@ -147,6 +156,7 @@ class Settings(BaseSettings):
     git_commit: str = "unknown"
     deploy_time: str | None = None
     trusted_proxies: NetworkList = Field(default_factory=list)
+    allowed_origins: OriginList = Field(default_factory=list)
 
     # Database
     database_url: SecretStr | None = None
@@ -321,6 +331,14 @@ class Settings(BaseSettings):
         if self.storage_backend == StorageBackend.AUTO:
             return self.s3_endpoint_url is not None or self.s3_access_key_id is not None
         return self.storage_backend == StorageBackend.S3
+
+    @property
+    def cors_policy(self) -> CorsPolicy:
+        """Credentials (cookies, Authorization) in production only, as the reference has it."""
+        return CorsPolicy(
+            origins=tuple(self.allowed_origins),
+            credentials=self.environment == Environment.PRODUCTION,
+        )
 
     @property
     def burst_protection_enabled(self) -> bool:

@@ -1,4 +1,4 @@
-"""Rate limits per client and rule, on the `limits` library (memory now, Redis later)."""
+"""Rate limits per client and rule, on the `limits` library: in memory, or in Redis (shared)."""
 
 from __future__ import annotations
 
