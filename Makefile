@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve install test lint format clean
+.PHONY: serve install test lint format clean browser
 
 serve: $(STAMP)
 	$(BIN)/mizual serve
@@ -29,6 +29,24 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format src tests bench scripts
 	$(BIN)/ruff check --fix src tests bench scripts
+
+# The web page's browser test (tests/test_web_page.py) drives Debian's Chromium through Playwright;
+# Playwright's own browser downloads are never used. Installs it, with the colour emoji font of
+# the page's 👍/👎 buttons, when missing and apt-get is there (as root, or through sudo);
+# elsewhere that test skips, and in CI (CI=true) it fails.
+CHROMIUM := /usr/bin/chromium
+EMOJI_FONT := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
+browser:
+	@if [ -x $(CHROMIUM) ] && [ -f $(EMOJI_FONT) ]; then \
+	  echo "browser: $(CHROMIUM) is installed"; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null && \
+	  echo "browser: installed $$($(CHROMIUM) --version 2>/dev/null)"; \
+	else \
+	  echo "browser: $(CHROMIUM) is missing and apt-get is not available; the browser test will skip"; \
+	fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

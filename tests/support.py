@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import signal
 import socket
@@ -320,3 +321,64 @@ def migrate(env: dict[str, str]) -> None:
         capture_output=True,
         timeout=60,
     )
+
+
+class StreamEvent:
+    """One server-sent event (`kind` "status" or "done"), or a comment (`kind` "comment")."""
+
+    def __init__(self, kind: str, event_id: int | None, data: dict[str, Any] | None) -> None:
+        self.kind = kind
+        self.id = event_id
+        self.data = data
+        self.arrived = time.time()
+
+    @property
+    def stage(self) -> str | None:
+        return None if self.data is None else self.data["processing_stage"]
+
+    def __repr__(self) -> str:
+        return f"StreamEvent({self.kind}, {self.id}, {self.stage})"
+
+
+def read_events(
+    client: httpx.Client,
+    edit_id: str,
+    *,
+    last_event_id: int | str | None = None,
+    until: Any = None,
+    timeout: float = 60.0,
+) -> list[StreamEvent]:
+    """GET /edit/{id}/events, parsed, until the server ends the stream or `until(event)` is
+    true (the connection is then closed, as a client that goes away)."""
+    headers = {} if last_event_id is None else {"Last-Event-ID": str(last_event_id)}
+    events: list[StreamEvent] = []
+    deadline = time.monotonic() + timeout
+    with client.stream(
+        "GET",
+        f"/edit/{edit_id}/events",
+        headers=headers,
+        timeout=httpx.Timeout(30.0, read=timeout),
+    ) as response:
+        assert response.status_code == 200, response.read()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        fields: dict[str, str] = {}
+        for line in response.iter_lines():
+            assert time.monotonic() < deadline, f"stream of {edit_id} too slow: {events}"
+            event: StreamEvent | None = None
+            if line.startswith(":"):
+                event = StreamEvent("comment", None, None)
+            elif line:
+                name, _, value = line.partition(":")
+                fields[name] = value.removeprefix(" ")
+            elif fields:
+                event = StreamEvent(
+                    fields.get("event", "message"),
+                    int(fields["id"]) if "id" in fields else None,
+                    json.loads(fields["data"]),
+                )
+                fields = {}
+            if event is not None:
+                events.append(event)
+                if until is not None and until(event):
+                    break
+    return events

@@ -128,3 +128,36 @@ def test_before_and_after_pictures_exist_for_their_prompts() -> None:
     for prompt, path in pictures:
         assert (LOCAL_EDITOR_DOC.parent / path).is_file(), f"{path} is missing"
         assert rendered.get(path) == prompt, f"{path} is not rendered from {prompt!r}"
+
+
+SECURITY_DOC = CONFIGURATION_DOC.parent / "security.md"
+
+
+def test_security_doc_names_only_real_variables() -> None:
+    names = set(_VARIABLE.findall(SECURITY_DOC.read_text(encoding="utf-8")))
+    settings_like = {name for name in names if "_" in name}
+    assert settings_like - settings_variables() == set()
+
+
+def test_security_doc_states_every_rate_limit() -> None:
+    """Each rule's allowance appears in the doc's table, on the row of its endpoint."""
+    from mizual.deps import Rules
+
+    rows = [line for line in SECURITY_DOC.read_text(encoding="utf-8").splitlines() if "|" in line]
+    rules = Rules(Settings())
+    endpoints = {
+        "edit_daily": ("POST /edit-image/", "3 accepted edits a day"),
+        "edit_burst": ("POST /edit-image/", "1 submission every 10 seconds"),
+        "status": ("GET /edit/{uuid}", "30 a minute"),
+        "feedback": ("POST /feedback/", "5 a minute"),
+        "chain": ("GET /chain/{uuid}", "10 a minute"),
+        "celery_health": ("GET /health/celery", "10 a minute"),
+        "debug_db_schema": ("/debug/db-schema", "5 a minute"),
+        "debug_cache_stats": ("/debug/cache-stats", "5 a minute"),
+        "debug_db_performance": ("/debug/db-performance", "3 a minute"),
+    }
+    assert set(endpoints) == set(vars(rules))
+    for name, (endpoint, allowance) in endpoints.items():
+        rule = getattr(rules, name)
+        assert allowance.split()[0] == str(rule.limit.amount), name
+        assert any(endpoint in row and allowance in row for row in rows), name

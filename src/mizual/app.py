@@ -14,8 +14,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mizual import __version__
+from mizual import __version__, web
 from mizual.deps import Rules
 from mizual.edits.router import router as edits_router
 from mizual.errors import MizualError, RateLimited
@@ -24,6 +25,7 @@ from mizual.kit.bodylimit import BodySizeLimit
 from mizual.kit.dataurl import describe_bytes
 from mizual.kit.periodic import Periodic
 from mizual.ops.debug import router as debug_router
+from mizual.ops.metrics import router as metrics_router
 from mizual.ops.router import router as ops_router
 from mizual.runtime import build_runtime
 from mizual.settings import Settings
@@ -43,6 +45,7 @@ def create_app(settings: Settings, *, with_workers: bool = True) -> FastAPI:
             settings, with_workers=with_workers, send_to_celery=not with_workers
         )
         app.state.runtime = runtime
+        runtime.events.start()
         if with_workers:
             runtime.edits.recover_unfinished()
         # Safe to run in every API process: each round is one conditional UPDATE.
@@ -55,6 +58,7 @@ def create_app(settings: Settings, *, with_workers: bool = True) -> FastAPI:
             yield
         finally:
             sweeper.stop()
+            await runtime.events.stop()
             runtime.close()
 
     app = FastAPI(
@@ -71,6 +75,8 @@ def create_app(settings: Settings, *, with_workers: bool = True) -> FastAPI:
     app.include_router(feedback_router)
     app.include_router(ops_router)
     app.include_router(debug_router)
+    app.include_router(metrics_router)
+    web.install(app)  # the page at /
     install_error_handlers(app)
     max_body = settings.max_upload_bytes * 4 // 3 + _BODY_OVERHEAD_BYTES
     app.add_middleware(
@@ -114,6 +120,10 @@ def install_error_handlers(app: FastAPI) -> None:
                 reason = error.get("ctx", {}).get("error", "")
                 message = f"the request body is not valid JSON ({reason} at character {location})"
                 location = ""
+            elif error["type"] == "extra_forbidden":
+                message = "not a field of this request; check its spelling"
+            elif error["type"] == "value_error":
+                message = str(error.get("ctx", {}).get("error", message))  # no "Value error, "
             problems.append(f"{location}: {message}" if location else message)
         return JSONResponse(
             error_body("invalid_input", "; ".join(problems) or "invalid request"),
@@ -121,32 +131,72 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
             exc.status_code, "http_error"
         )
+        detail = str(exc.detail)
+        allowed = (exc.headers or {}).get("Allow")
+        if exc.status_code == 405 and allowed:
+            detail = f"{request.method[:20]} is not allowed here; this endpoint answers {allowed}"
         return JSONResponse(
-            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+            error_body(code, detail), status_code=exc.status_code, headers=exc.headers
         )
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        request_id = uuid.uuid4().hex[:16]
-        logger.error(
-            "request %s %s failed (request id %s)",
-            request.method,
-            request.url.path,
-            request_id,
-            exc_info=exc,
-        )
-        return JSONResponse(
-            {
-                **error_body(
-                    "internal_error",
-                    "Something went wrong on our side. If it keeps happening, report the "
-                    "request id.",
-                ),
-                "request_id": request_id,
-            },
-            status_code=500,
-        )
+    # Added first, so innermost: inside the CORS and body-size middleware, whose headers and
+    # 413 then still apply.
+    app.add_middleware(UnexpectedErrors)
+
+
+class UnexpectedErrors:
+    """An exception no handler took becomes a 500 `internal_error` with a request id; the
+    traceback goes to the log under that id.
+
+    Not `app.exception_handler(Exception)`: Starlette re-raises after that handler has answered,
+    uvicorn then logs the traceback a second time and closes the connection, and a client's
+    next request on that kept-alive connection fails with "connection reset"."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        response_started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            response_started = response_started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except StarletteHTTPException:
+            raise  # the body-size limit's 413, which its middleware answers
+        except Exception as exc:
+            if response_started:
+                raise  # half a response: only closing the connection can end it
+            response = _internal_error(Request(scope), exc)
+            await response(scope, receive, send)
+
+
+def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    request_id = uuid.uuid4().hex[:16]
+    logger.error(
+        "request %s %s failed (request id %s)",
+        request.method,
+        request.url.path,
+        request_id,
+        exc_info=exc,
+    )
+    return JSONResponse(
+        {
+            **error_body(
+                "internal_error",
+                "Something went wrong on our side. If it keeps happening, report the request id.",
+            ),
+            "request_id": request_id,
+        },
+        status_code=500,
+    )

@@ -30,6 +30,13 @@ class UnsupportedImageType(MizualError):
     code = "unsupported_image_type"
 
 
+class UnsupportedMediaType(MizualError):
+    """The request body is not in the format the endpoint reads (JSON)."""
+
+    status_code = 415
+    code = "unsupported_media_type"
+
+
 class PayloadTooLarge(MizualError):
     status_code = 413
     code = "payload_too_large"

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
+from mizual import metrics
+from mizual.edits.events import EditEvents, build_edit_events
 from mizual.edits.pipeline import Pipeline
 from mizual.edits.repository import EditRepository
 from mizual.edits.service import EditService
@@ -45,16 +47,19 @@ class Runtime:
     feedback: FeedbackService
     editor: EditingProvider
     enhancer: PromptEnhancer
+    events: EditEvents
     queue: JobQueue | None = None
 
     def close(self) -> None:
         if self.queue is not None:
             self.queue.close()
+        self.events.close()
         self.editor.close()
         self.enhancer.close()
         self.cache.close()
         self.storage.close()
         self.engine.dispose()
+        metrics.process_exited()
 
 
 def build_storage(settings: Settings) -> Storage:
@@ -80,6 +85,7 @@ def build_runtime(
 ) -> Runtime:
     """`with_workers`: run edits in this process (embedded); `send_to_celery`: queue them for
     Celery workers (distributed API); neither: a worker process or a test."""
+    metrics.configure(settings)  # before anything is recorded
     engine = build_engine(settings)
     timings = OperationTimings()
     storage = build_storage(settings)
@@ -93,7 +99,9 @@ def build_runtime(
         storage=storage,
         cache=cache,
         limiter=RateLimiter(
-            settings.redis_url or "memory://", key_prefix=f"{settings.environment}:ratelimit"
+            settings.redis_url or "memory://",
+            key_prefix=f"{settings.environment}:ratelimit",
+            on_refusal=metrics.rate_limit_rejected,
         ),
         timings=timings,
         edits=edits,
@@ -102,6 +110,7 @@ def build_runtime(
         ),
         editor=editor,
         enhancer=build_prompt_enhancer(settings),
+        events=build_edit_events(settings, edits),
     )
     if with_workers:
         runtime.queue = InProcessQueue(

@@ -174,6 +174,11 @@ class Settings(BaseSettings):
     celery_visibility_timeout: int = Field(default=3600, ge=10)
     stuck_edit_timeout_seconds: int = Field(default=1200, ge=10)
     sweep_interval_seconds: float = Field(default=60, gt=0)
+    events_heartbeat_seconds: float = Field(default=15, gt=0, le=300)
+
+    # Metrics (GET /metrics; see mizual.metrics)
+    metrics_multiproc_dir: Path | None = None
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     # Storage
     s3_bucket_name: str = "mizual-images"
@@ -267,6 +272,11 @@ class Settings(BaseSettings):
             raise ValueError("expected letters, digits, '-', '_', '.' and '/' only")
         return value
 
+    @field_validator("metrics_multiproc_dir", "metrics_port", mode="before")
+    @classmethod
+    def empty_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("redis_url")
     @classmethod
     def redis_scheme(cls, value: str | None) -> str | None:
@@ -285,6 +295,14 @@ class Settings(BaseSettings):
     def flux_needs_a_key(self) -> Settings:
         if self.edit_provider == EditProvider.FLUX and self.bfl_api_key is None:
             raise ValueError("EDIT_PROVIDER=flux needs BFL_API_KEY")
+        return self
+
+    @model_validator(mode="after")
+    def metrics_port_needs_a_token(self) -> Settings:
+        if self.metrics_port is not None and not (
+            self.admin_token and self.admin_token.get_secret_value()
+        ):
+            raise ValueError("METRICS_PORT needs ADMIN_TOKEN: metrics are served to it only")
         return self
 
     @property

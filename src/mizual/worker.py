@@ -7,10 +7,12 @@ after the fork, and runs the same pipeline the embedded queue runs.
 from __future__ import annotations
 
 import logging
+import os
 from uuid import UUID
 
-from celery.signals import worker_process_shutdown
+from celery.signals import worker_init, worker_process_shutdown
 
+from mizual import metrics
 from mizual.edits.pipeline import Pipeline
 from mizual.kit.queue.celery import PROCESS_EDIT_TASK, build_celery
 from mizual.runtime import Runtime, build_pipeline, build_runtime
@@ -19,6 +21,9 @@ from mizual.settings import load_settings
 logger = logging.getLogger(__name__)
 
 settings = load_settings(distributed=True)
+# Before the pool forks: its processes then record into the same folder (METRICS_MULTIPROC_DIR,
+# or a private one when this worker serves METRICS_PORT itself).
+metrics.configure(settings, private_folder=settings.metrics_port is not None)
 app = build_celery(settings)
 _state: dict[str, tuple[Runtime, Pipeline]] = {}
 
@@ -35,7 +40,15 @@ def process_edit(edit_id: str) -> None:
     _pipeline().run(UUID(edit_id))
 
 
+@worker_init.connect  # type: ignore[untyped-decorator]
+def _serve_metrics(**_kwargs: object) -> None:
+    """In the main worker process only: `GET /metrics` on METRICS_PORT, when set."""
+    metrics.serve_worker_metrics(settings)
+
+
 @worker_process_shutdown.connect  # type: ignore[untyped-decorator]
 def _close_runtime(**_kwargs: object) -> None:
     if "current" in _state:
         _state.pop("current")[0].close()
+    else:
+        metrics.process_exited(os.getpid())

@@ -14,6 +14,7 @@ from uuid import UUID
 
 import pyvips
 
+from mizual import metrics
 from mizual.edits.repository import EditRecord
 from mizual.edits.service import EditService
 from mizual.edits.stages import (
@@ -92,7 +93,9 @@ class Pipeline:
             except ProcessingError as exc:
                 self._fail(work.record, stage, exc)
                 return
-            timings[stage.value] = round((time.perf_counter() - started) * 1000, 2)
+            elapsed = time.perf_counter() - started
+            timings[stage.value] = round(elapsed * 1000, 2)
+            metrics.observe_stage(stage.value, elapsed)
 
     @staticmethod
     def _already_done(stage: Stage, record: EditRecord) -> bool:
@@ -148,6 +151,7 @@ class Pipeline:
             error_message=error.message,
             finished_at=utcnow(),
         )
+        metrics.edit_finished(EditStatus.FAILED)
 
     # Stages ------------------------------------------------------------------------------------
 
@@ -199,10 +203,12 @@ class Pipeline:
             work.encoded = imaging.encode_result(outcome.image)
             work.plan = outcome.plan
         except EditingError as exc:
+            metrics.provider_error(self.editor.name, exc.error_class)
             raise ProcessingError(
                 exc.user_message, retryable=exc.retryable, detail=str(exc)
             ) from exc
         except pyvips.Error as exc:
+            metrics.provider_error(self.editor.name, "other")
             raise ProcessingError(
                 STAGE_FAILURE_MESSAGES[Stage.AI_PROCESSING], retryable=False, detail=str(exc)
             ) from exc
@@ -237,4 +243,5 @@ class Pipeline:
         )
         assert updated is not None
         work.record = updated
+        metrics.edit_finished(EditStatus.COMPLETED)
         logger.info("edit %s: completed", updated.uuid)

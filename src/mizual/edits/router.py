@@ -1,13 +1,15 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import Response
 
 from mizual.deps import ClientIp, Rules, RuntimeDep, rate_limit
 from mizual.edits.schemas import EditCreateResponse, EditImageRequest, EditStatusView
+from mizual.kit.jsonbody import JsonBodyRoute
 
-router = APIRouter(tags=["edits"])
+router = APIRouter(tags=["edits"], route_class=JsonBodyRoute)
 
 
 @router.post("/edit-image/", response_model=EditCreateResponse)
@@ -31,6 +33,22 @@ def edit_image(
 def edit_status(edit_uuid: str, runtime: RuntimeDep) -> dict[str, Any]:
     """The edit's stage, progress and, once completed, the result URL."""
     return runtime.edits.status(edit_uuid)
+
+
+@router.get(
+    "/edit/{edit_uuid}/events",
+    dependencies=[rate_limit("status")],
+    response_class=Response,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "The event stream"}},
+)
+async def edit_events(
+    edit_uuid: str,
+    runtime: RuntimeDep,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> Response:
+    """The edit's status as server-sent events: `status` on every change (the current state
+    first), `done` when it completes or fails. Async: a stream holds no thread while it waits."""
+    return await runtime.events.open(edit_uuid, last_event_id=last_event_id)
 
 
 @router.get("/chain/{edit_uuid}", dependencies=[rate_limit("chain")])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mizual.edits.stages import (
     FAILED_STAGE,
@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 
 class EditImageRequest(BaseModel):
+    # A misspelt field (`parent_edit_id`) is refused by name rather than silently ignored.
+    model_config = ConfigDict(extra="forbid")
+
     prompt: str = Field(
         description="What to change, in plain English (at most 1000 characters after cleaning).",
         examples=["make it black and white"],
@@ -32,7 +35,9 @@ class EditImageRequest(BaseModel):
         "May be omitted when parent_edit_uuid is given: the parent's result is then edited.",
     )
     parent_edit_uuid: str | None = Field(
-        default=None, max_length=100, description="A completed edit to continue from."
+        default=None,
+        description="A completed edit to continue from: its id, in the canonical 36-character "
+        "form.",
     )
 
     @field_validator("prompt")

@@ -10,11 +10,13 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
+from mizual import metrics
 from mizual.edits.repository import EditRecord, EditRepository
 from mizual.edits.schemas import MAX_PROMPT_CHARS, EditStatusView
 from mizual.edits.stages import EditStatus
 from mizual.errors import ChainTooLong, Conflict, InvalidInput, NotFound, ServiceUnavailable
 from mizual.kit import imaging
+from mizual.kit.broadcast import Publisher
 from mizual.kit.cache import Cache
 from mizual.kit.dataurl import decode_image_payload
 from mizual.kit.db.tables import utcnow
@@ -36,7 +38,10 @@ QUEUE_DOWN_MESSAGE = (
     "in a minute."
 )
 _CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
+# Control characters, and the invisible ones used to disguise text (zero-width space, bidi marks,
+# embeddings, overrides and isolates). ZWNJ and ZWJ (U+200C, U+200D) stay: Persian and Indic
+# words and emoji sequences (👩‍🚀) need them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 
 
 def parse_edit_id(value: str, *, field: str = "edit id") -> UUID:
@@ -49,9 +54,13 @@ def parse_edit_id(value: str, *, field: str = "edit id") -> UUID:
     return UUID(value)
 
 
+def clean_text(value: str) -> str:
+    """NFC, control and disguising characters removed, runs of whitespace made one space."""
+    return " ".join(_CONTROL.sub(" ", unicodedata.normalize("NFC", value)).split())
+
+
 def clean_prompt(prompt: str) -> str:
-    text = unicodedata.normalize("NFC", prompt)
-    text = " ".join(_CONTROL.sub(" ", text).split())
+    text = clean_text(prompt)
     if not text:
         raise InvalidInput(
             "prompt: the prompt is empty; describe the edit, e.g. 'make it brighter'"
@@ -79,6 +88,8 @@ class EditService:
         self.storage = storage
         self.cache = cache
         self.queue = queue
+        # Told of every change after it is written through (see edits.events); set at start-up.
+        self.events: Publisher | None = None
         self._prefix = f"{settings.environment}:"
 
     # Submitting --------------------------------------------------------------------------------
@@ -146,6 +157,7 @@ class EditService:
                 error_message=QUEUE_DOWN_MESSAGE,
                 finished_at=utcnow(),
             )
+            metrics.edits_failed(1)
             raise ServiceUnavailable(QUEUE_DOWN_MESSAGE) from None
 
     def _usable_parent(self, parent_edit_id: str) -> EditRecord:
@@ -208,9 +220,15 @@ class EditService:
         return record
 
     def publish(self, record: EditRecord) -> dict[str, Any]:
-        """Write the edit's current state through to the status cache; call after every change."""
+        """Write the edit's current state through to the status cache, then tell its event
+        streams (the same view, after the cache has it); call after every change."""
         view = self.view(record)
         self.cache.set(self._status_key(record.uuid), view, ttl_seconds=STATUS_TTL_SECONDS)
+        if self.events is not None:
+            try:
+                self.events.publish(str(record.uuid), view)
+            except Exception:  # streams also re-read at every heartbeat; never fail the edit
+                logger.exception("edit %s: could not notify its event streams", record.uuid)
         return view
 
     def _fill_status(self, record: EditRecord) -> dict[str, Any]:
@@ -290,6 +308,7 @@ class EditService:
             if record is not None:
                 self.publish(record)
             logger.error("edit %s: no progress since %s; marked failed", edit_uuid, idle_since)
+        metrics.edits_failed(len(failed))
         return len(failed)
 
     def _status_key(self, edit_uuid: UUID) -> str:

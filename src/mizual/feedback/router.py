@@ -4,8 +4,9 @@ from fastapi import APIRouter
 
 from mizual.deps import ClientIp, RuntimeDep, rate_limit
 from mizual.feedback.schemas import FeedbackCreate, FeedbackResponse
+from mizual.kit.jsonbody import JsonBodyRoute
 
-router = APIRouter(tags=["feedback"])
+router = APIRouter(tags=["feedback"], route_class=JsonBodyRoute)
 
 
 @router.post("/feedback/", response_model=FeedbackResponse, dependencies=[rate_limit("feedback")])

@@ -3,18 +3,33 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 from pydantic_core import PydanticCustomError
+
+MAX_FEEDBACK_CHARS = 2000
 
 
 class FeedbackCreate(BaseModel):
-    edit_uuid: str = Field(max_length=100)
+    model_config = ConfigDict(extra="forbid")
+
+    edit_uuid: str = Field(
+        description="The edit rated: its id, in the canonical 36-character form."
+    )
     rating: Literal[0, 1] = Field(description="1 for thumbs up, 0 for thumbs down")
     feedback_text: str | None = Field(
         default=None,
-        max_length=20_000,
         description="Required with a thumbs down (rating 0); at most 2000 characters.",
     )
+
+    @field_validator("feedback_text")
+    @classmethod
+    def not_absurdly_long(cls, value: str | None) -> str | None:
+        # The exact limit is applied after cleaning (see feedback.service); this spares the work.
+        if value is not None and len(value) > 10 * MAX_FEEDBACK_CHARS:
+            raise ValueError(
+                f"{len(value)} characters is too long; at most {MAX_FEEDBACK_CHARS} are accepted"
+            )
+        return value
 
     @field_validator("rating", mode="before")
     @classmethod

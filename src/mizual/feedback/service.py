@@ -5,12 +5,11 @@ from __future__ import annotations
 import ipaddress
 from uuid import UUID
 
-from mizual.edits.service import EditService, parse_edit_id
+from mizual.edits.service import EditService, clean_text, parse_edit_id
 from mizual.errors import Conflict, InvalidInput
 from mizual.feedback.repository import DuplicateFeedback, FeedbackRecord, FeedbackRepository
+from mizual.feedback.schemas import MAX_FEEDBACK_CHARS
 from mizual.kit.cache import Cache
-
-MAX_FEEDBACK_CHARS = 2000
 
 
 def anonymize_ip(address: str | None) -> str | None:
@@ -41,7 +40,8 @@ class FeedbackService:
         self, *, edit_id: str, rating: int, feedback_text: str | None, client_ip: str | None
     ) -> FeedbackRecord:
         edit_uuid = parse_edit_id(edit_id, field="edit_uuid")
-        text = " ".join((feedback_text or "").split()) or None
+        # As prompts: no NUL (which PostgreSQL text refuses), no bidi overrides in a stored text.
+        text = clean_text(feedback_text or "") or None
         if rating == 0 and text is None:
             raise InvalidInput(
                 "feedback_text: tell us what went wrong; text is required with a thumbs down"

@@ -6,6 +6,7 @@ Every function here is blocking CPU work: call it from a worker thread, never in
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 
 import pyvips
@@ -35,6 +36,17 @@ _AVIF_BRANDS = {b"avif", b"avis"}
 # The DIB header's size, right after "BM" and the file header: a text that starts "BM" is no BMP.
 _BMP_HEADER_SIZES = {size.to_bytes(4, "little") for size in (12, 16, 40, 52, 56, 64, 108, 124)}
 RESULT_JPEG_QUALITY = 85
+# Markup a browser would run if the file were ever taken for a page or an SVG: a polyglot. Each
+# signature is long enough (7+ bytes, or 6 with a fixed end) that compressed pixel data matches
+# it by chance in about one upload of 20 MB in 10^5, or far fewer; a short one such as "<svg"
+# would match about one 20 MB photo in 30.
+_MARKUP = (  # searched in the lower-cased file; three literal-led patterns scan fastest
+    re.compile(rb"<(?:script|iframe|!doctype\s+html|html[\s>])"),
+    re.compile(rb"www\.w3\.org/2000/svg"),
+    re.compile(rb"on(?:load|error)\s*="),
+)
+_ZIP_END = b"PK\x05\x06"
+_ZIP_END_SIZE = 22
 
 
 @dataclass(frozen=True)
@@ -95,7 +107,38 @@ def check_type(data: bytes, *, unsupported: list[str]) -> str:
             image_format, f"{image_format.upper()} images are not supported on this server"
         )
         raise UnsupportedImageType(f"unsupported image format '{image_format}': {reason}")
+    hidden = _hidden_content(data)
+    if hidden:
+        raise UnsupportedImageType(
+            f"the {image_format.upper()} file also carries {hidden}, which an image does not "
+            "need and this server does not accept; save the picture again as a new "
+            f"{image_format.upper()} (most editors strip such content) and try again"
+        )
     return image_format
+
+
+def _hidden_content(data: bytes) -> str | None:
+    """What makes an image a polyglot (an image that is also a page, a script or an archive,
+    such as a PNG with HTML appended or a GIFAR), or None. Trailing data alone is allowed:
+    phones append video (motion photos) and vendor records after a JPEG's end."""
+    lowered = data.lower()
+    if any(pattern.search(lowered) for pattern in _MARKUP):
+        return "HTML, SVG or script code"
+    if _ends_with_zip(data):
+        return "a ZIP archive (a JAR, for instance)"
+    return None
+
+
+def _ends_with_zip(data: bytes) -> bool:
+    """A ZIP archive's end record, with its comment, ends the file exactly."""
+    tail = data[-(_ZIP_END_SIZE + 0xFFFF) :]
+    position = tail.rfind(_ZIP_END)
+    while position >= 0:
+        end = tail[position + 20 : position + 22]
+        if len(end) == 2 and position + _ZIP_END_SIZE + int.from_bytes(end, "little") == len(tail):
+            return True
+        position = tail.rfind(_ZIP_END, 0, position)
+    return False
 
 
 def inspect(data: bytes, *, unsupported: list[str], max_pixels: int) -> ImageInfo:

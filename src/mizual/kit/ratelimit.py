@@ -43,7 +43,15 @@ class RateLimiter:
     of Redis must not take the whole API down with it.
     """
 
-    def __init__(self, storage_uri: str = "memory://", *, key_prefix: str = "mizual") -> None:
+    def __init__(
+        self,
+        storage_uri: str = "memory://",
+        *,
+        key_prefix: str = "mizual",
+        on_refusal: Callable[[str], None] | None = None,
+    ) -> None:
+        """`on_refusal(rule name)` is called for every request refused (to count them)."""
+        self._on_refusal = on_refusal
         options: dict[str, Any] = {"key_prefix": key_prefix}
         if storage_uri.startswith(("redis://", "rediss://")):
             options |= {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
@@ -81,6 +89,8 @@ class RateLimiter:
         return RateState(rule.limit.amount, stats.remaining, reset_after)
 
     def _refusal(self, rule: Rule, client: str) -> RateLimited:
+        if self._on_refusal is not None:
+            self._on_refusal(rule.name)
         state = self._state(rule, client)
         wait = max(1, state.reset_after)
         return RateLimited(

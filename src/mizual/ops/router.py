@@ -8,7 +8,7 @@ import platform
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, JSONResponse
 
 from mizual import __version__
 from mizual.deps import RuntimeDep, rate_limit
@@ -23,11 +23,6 @@ logger = logging.getLogger(__name__)
 router = APIRouter(tags=["ops"])
 
 IMMUTABLE = "public, max-age=31536000, immutable"
-
-
-@router.get("/", include_in_schema=False)
-def index() -> RedirectResponse:
-    return RedirectResponse("/docs")
 
 
 @router.get("/health")

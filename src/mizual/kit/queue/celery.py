@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from typing import Any
 from uuid import UUID
 
+import redis
 from celery import Celery
 
 from mizual.settings import Settings
 
+logger = logging.getLogger(__name__)
+
 PROCESS_EDIT_TASK = "mizual.process_edit"
+# kombu's Redis transport keeps a queue in one list per priority step: `celery`, then
+# `celery\x06\x163` and so on, and the jobs delivered but not yet acknowledged in a hash.
+_PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
+_UNACKED_KEY = "unacked"
 # Above the longest an edit may legitimately take (the provider's 300 s timeout plus retries).
 TASK_TIME_LIMIT_SECONDS = 900
 
@@ -55,14 +65,44 @@ class CeleryQueue:
 
     def __init__(self, app: Celery) -> None:
         self.app = app
+        self._redis: redis.Redis | None = None
+        self._lock = threading.Lock()
+        self._last_warning = 0.0
 
     def dispatch(self, edit_uuid: UUID) -> None:
         self.app.send_task(PROCESS_EDIT_TASK, args=[str(edit_uuid)])
 
     def stats(self) -> dict[str, int]:
-        return {}
+        """Jobs waiting in the broker, and delivered to workers but not yet acknowledged
+        (running, or reserved by a worker); {} when the broker is not Redis or not reachable."""
+        broker = str(self.app.conf.broker_url or "")
+        if not broker.startswith(("redis://", "rediss://")):
+            return {}
+        prefix = (self.app.conf.broker_transport_options or {}).get("global_keyprefix", "")
+        queue = f"{prefix}{self.app.conf.task_default_queue}"
+        try:
+            with self._lock:
+                if self._redis is None:
+                    self._redis = redis.Redis.from_url(
+                        broker, socket_timeout=0.5, socket_connect_timeout=0.5
+                    )
+                client = self._redis
+            with client.pipeline(transaction=False) as pipe:
+                for suffix in _PRIORITY_SUFFIXES:
+                    pipe.llen(queue + suffix)
+                pipe.hlen(prefix + _UNACKED_KEY)
+                *waiting, unacknowledged = pipe.execute()
+        except redis.RedisError as exc:
+            now = time.monotonic()
+            if now - self._last_warning > 30:
+                self._last_warning = now
+                logger.warning("could not read the queue length from the broker: %r", exc)
+            return {}
+        return {"waiting": int(sum(waiting)), "unacknowledged": int(unacknowledged)}
 
     def close(self) -> None:
+        if self._redis is not None:
+            self._redis.close()
         self.app.close()
 
     def workers(self, *, timeout: float = 1.0) -> dict[str, Any]:

@@ -13,9 +13,19 @@ _KEY_PATTERN = re.compile(
 )
 
 
+# S3's limit on a key, and the usual limit on a file name (a longer one is an OSError).
+MAX_KEY_CHARS = 1024
+MAX_SEGMENT_CHARS = 255
+
+
 def is_safe_key(key: str) -> bool:
-    """A key of plain path segments: no `..`, no leading `/`, no backslashes."""
-    return bool(_KEY_PATTERN.fullmatch(key)) and ".." not in key
+    """A key of plain path segments: no `..`, no leading `/`, no backslashes, none too long."""
+    return (
+        len(key) <= MAX_KEY_CHARS
+        and bool(_KEY_PATTERN.fullmatch(key))
+        and ".." not in key
+        and all(len(segment) <= MAX_SEGMENT_CHARS for segment in key.split("/"))
+    )
 
 
 class StorageError(Exception):

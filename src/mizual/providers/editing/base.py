@@ -7,14 +7,37 @@ from typing import Any, Protocol
 
 import pyvips
 
+# Why a provider failed, for the operator (`mizual_provider_errors_total{error_class}`).
+ERROR_CLASSES = (
+    "moderated",  # the provider's content filter declined the request or withheld the result
+    "timeout",  # the edit took longer than allowed
+    "rate_limited",  # the provider said too many requests (429), after its own retries
+    "credits",  # the account is out of credits (402)
+    "auth",  # the key was rejected (401, 403)
+    "network",  # the provider could not be reached, or the connection broke
+    "server_error",  # the provider failed (5xx, malformed answers)
+    "refused",  # the provider did not accept this image or prompt (other 4xx)
+    "invalid_prompt",  # the prompt asks for something this editor cannot do
+    "other",  # anything else (a task error, a lost task, an expired or broken result)
+)
+
 
 class EditingError(Exception):
-    """The provider could not make the edit. `user_message` is shown to the person."""
+    """The provider could not make the edit. `user_message` is shown to the person;
+    `error_class` (one of ERROR_CLASSES) is counted for the operator."""
 
-    def __init__(self, user_message: str, *, retryable: bool, detail: str | None = None) -> None:
+    def __init__(
+        self,
+        user_message: str,
+        *,
+        retryable: bool,
+        detail: str | None = None,
+        error_class: str = "other",
+    ) -> None:
         super().__init__(detail or user_message)
         self.user_message = user_message
         self.retryable = retryable
+        self.error_class = error_class
 
 
 @dataclass(frozen=True)

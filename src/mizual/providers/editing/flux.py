@@ -120,7 +120,10 @@ class FluxEditingProvider:
         task_id, polling_url = payload.get("id"), payload.get("polling_url")
         if not isinstance(task_id, str) or not isinstance(polling_url, str):
             raise EditingError(
-                TROUBLED, retryable=True, detail=f"BFL submit answered without a task: {payload}"
+                TROUBLED,
+                retryable=True,
+                detail=f"BFL submit answered without a task: {payload}",
+                error_class="server_error",
             )
         logger.info("BFL task %s submitted (%s)", task_id, self.config.model)
         return task_id, polling_url
@@ -148,6 +151,7 @@ class FluxEditingProvider:
                     message,
                     retryable=False,
                     detail=f"BFL task {task_id}: {detail} ({payload.get('details')})",
+                    error_class="moderated" if "moderated" in detail else "other",
                 )
             # Pending (or a state BFL may add, such as Queued): keep polling.
             if time.monotonic() + self.config.poll_interval_seconds > deadline:
@@ -201,6 +205,7 @@ class FluxEditingProvider:
                         UNAVAILABLE if not sent else TROUBLED,
                         retryable=True,
                         detail=f"BFL {method} {_redact(url)} failed: {exc!r}",
+                        error_class="network",
                     ) from exc
                 delay = _backoff(attempt)
             else:
@@ -228,15 +233,15 @@ class FluxEditingProvider:
         if code == 402:
             # The user can do nothing about it; the operator must, so it is loud.
             logger.critical("BFL is out of credits for this API key (402); every edit will fail")
-            return EditingError(UNAVAILABLE, retryable=False, detail=detail)
+            return EditingError(UNAVAILABLE, retryable=False, detail=detail, error_class="credits")
         if code in (401, 403):
             logger.critical("BFL rejected the API key (%d); check BFL_API_KEY", code)
-            return EditingError(UNAVAILABLE, retryable=False, detail=detail)
+            return EditingError(UNAVAILABLE, retryable=False, detail=detail, error_class="auth")
         if code == 429:
-            return EditingError(BUSY, retryable=True, detail=detail)
+            return EditingError(BUSY, retryable=True, detail=detail, error_class="rate_limited")
         if code >= 500:
-            return EditingError(TROUBLED, retryable=True, detail=detail)
-        return EditingError(REFUSED_INPUT, retryable=False, detail=detail)
+            return EditingError(TROUBLED, retryable=True, detail=detail, error_class="server_error")
+        return EditingError(REFUSED_INPUT, retryable=False, detail=detail, error_class="refused")
 
     def _timed_out(self, what: str) -> EditingError:
         seconds = round(self.config.timeout_seconds)
@@ -245,6 +250,7 @@ class FluxEditingProvider:
             "stopped. Please try again.",
             retryable=False,
             detail=f"BFL timeout after {seconds}s: {what}",
+            error_class="timeout",
         )
 
     def check(self) -> str:
@@ -285,7 +291,10 @@ def _json(response: httpx.Response) -> dict[str, Any]:
         payload = None
     if not isinstance(payload, dict):
         raise EditingError(
-            TROUBLED, retryable=True, detail=f"BFL answered non-JSON: {response.text[:200]}"
+            TROUBLED,
+            retryable=True,
+            detail=f"BFL answered non-JSON: {response.text[:200]}",
+            error_class="server_error",
         )
     return payload
 

@@ -47,7 +47,7 @@ class LocalEditingProvider:
         try:
             return parse_prompt(prompt)
         except PromptNotUnderstood as exc:
-            raise EditingError(str(exc), retryable=False) from exc
+            raise EditingError(str(exc), retryable=False, error_class="invalid_prompt") from exc
 
     def close(self) -> None:
         if self.reader is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -15,6 +16,8 @@ MAX_TOKENS = 150
 # A structured answer (an edit plan) is longer than a sentence and should not vary.
 JSON_MAX_TOKENS = 600
 JSON_TEMPERATURE = 0.0
+# What a provider's status or reason code looks like (see _code).
+_CODE = re.compile(r"[A-Za-z][A-Za-z_]{0,59}")
 
 
 class LlmError(Exception):
@@ -62,7 +65,9 @@ class GeminiChat:
         }
         payload = _post(self.http, self.url, body, timeout=timeout, provider="gemini")
         if not payload.get("candidates"):
-            reason = (payload.get("promptFeedback") or {}).get("blockReason", "no candidates")
+            reason = _code((payload.get("promptFeedback") or {}).get("blockReason")) or (
+                "no candidates"
+            )
             raise LlmError(f"gemini gave no answer ({reason})")
         candidate = payload["candidates"][0]
         answer = "".join(
@@ -85,7 +90,9 @@ class GeminiChat:
         }
         payload = _post(self.http, self.url, body, timeout=timeout, provider="gemini")
         if not payload.get("candidates"):
-            reason = (payload.get("promptFeedback") or {}).get("blockReason", "no candidates")
+            reason = _code((payload.get("promptFeedback") or {}).get("blockReason")) or (
+                "no candidates"
+            )
             raise LlmError(f"gemini gave no answer ({reason})")
         candidate = payload["candidates"][0]
         answer = "".join(
@@ -189,8 +196,17 @@ def _error_text(response: httpx.Response) -> str:
         error = response.json().get("error") or {}
     except (ValueError, AttributeError):
         return ""
-    label = error.get("status") or error.get("code") or error.get("type")
-    return f" {label}" if isinstance(label, str) else ""
+    label = _code(error.get("status")) or _code(error.get("code")) or _code(error.get("type"))
+    return f" {label}" if label else ""
+
+
+def _code(value: object) -> str | None:
+    """A provider's status code word ("RESOURCE_EXHAUSTED", "invalid_api_key"), or None. Only
+    such words are kept: anything else the provider says, which may quote back the key it was
+    sent, never reaches a note shown to users."""
+    if isinstance(value, str) and _CODE.fullmatch(value):
+        return value
+    return None
 
 
 def _usable(answer: str, *, finished: object, complete: str) -> Answer:
@@ -202,7 +218,7 @@ def _usable(answer: str, *, finished: object, complete: str) -> Answer:
 
 def _json_object(answer: str, *, finished: object, complete: str) -> dict[str, Any]:
     if finished not in (None, complete):
-        raise LlmError(f"the structured answer was cut off ({finished})")
+        raise LlmError(f"the structured answer was cut off ({_code(finished) or 'no reason'})")
     text = answer.strip()
     if text.startswith("```"):  # some models fence JSON even when asked not to
         text = text.strip("`").removeprefix("json").strip()

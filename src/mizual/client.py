@@ -1,0 +1,213 @@
+"""A client of a running Mizual server, behind `mizual edit`, `mizual status` and `mizual chain`.
+
+Every failure a person can meet (a missing file, a refused request, a failed edit, a server that
+does not answer) becomes a `ClientError` whose message is one line; the CLI prints it and exits
+with status 1.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+import httpx
+
+DEFAULT_SERVER = "http://127.0.0.1:10000"
+POLL_SECONDS = 1.0
+# The server sends a heartbeat every 15 s; a stream silent for this long has been lost.
+STREAM_READ_TIMEOUT_SECONDS = 60.0
+EXTENSIONS = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/webp": ".webp",
+    "image/tiff": ".tif",
+    "image/bmp": ".bmp",
+}
+
+
+class ClientError(Exception):
+    """Something the person must be told, in one line."""
+
+
+class _StreamUnavailable(Exception):
+    """The event stream cannot be used (an older server, a proxy, a 429): poll instead."""
+
+
+@dataclass
+class Event:
+    kind: str
+    id: str | None
+    data: dict[str, Any]
+
+
+def read_photo(path: Path) -> bytes:
+    if not path.exists():
+        raise ClientError(f"{path}: no such file")
+    if path.is_dir():
+        raise ClientError(f"{path}: is a folder, not a photo")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ClientError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if not data:
+        raise ClientError(f"{path}: the file is empty")
+    return data
+
+
+def default_output(photo: Path, content_type: str | None, url: str) -> Path:
+    """`photo.jpg` → `photo.edited.jpg` (or `.png`, …, as the result's type says)."""
+    extension = EXTENSIONS.get((content_type or "").split(";")[0].strip().lower())
+    if extension is None:
+        suffix = Path(url.split("?", 1)[0]).suffix.lower()
+        extension = suffix if suffix in EXTENSIONS.values() or suffix == ".jpeg" else ".jpg"
+    return photo.with_name(f"{photo.stem}.edited{extension}")
+
+
+def parse_events(lines: Iterator[str]) -> Iterator[Event]:
+    """Server-sent events from the lines of a `text/event-stream` (comments are skipped)."""
+    kind, event_id = "message", None
+    data: list[str] = []
+    for line in lines:
+        if not line:
+            if data:
+                yield Event(kind, event_id, json.loads("\n".join(data)))
+            kind, data = "message", []
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "event":
+            kind = value
+        elif name == "data":
+            data.append(value)
+        elif name == "id":
+            event_id = value
+
+
+class MizualClient:
+    def __init__(self, server: str = DEFAULT_SERVER, *, timeout: float = 30.0) -> None:
+        self.server = server.rstrip("/")
+        self._http = httpx.Client(base_url=self.server, timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> MizualClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # Requests -------------------------------------------------------------------------------
+
+    def submit(self, image: bytes, prompt: str, *, parent: str | None = None) -> str:
+        body: dict[str, Any] = {"prompt": prompt, "image": base64.b64encode(image).decode()}
+        if parent is not None:
+            body["parent_edit_uuid"] = parent
+        answer = self._json("POST", "/edit-image/", json=body)
+        return str(answer["edit_id"])
+
+    def status(self, edit_id: str) -> dict[str, Any]:
+        return self._json("GET", f"/edit/{edit_id}")
+
+    def chain(self, edit_id: str) -> dict[str, Any]:
+        return self._json("GET", f"/chain/{edit_id}")
+
+    def download(self, url: str) -> tuple[bytes, str | None]:
+        """The result's bytes and content type (the URL may be the server's or a bucket's)."""
+        response = self._send("GET", urljoin(self.server + "/", url))
+        return response.content, response.headers.get("content-type")
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        body: dict[str, Any] = self._send(method, path, **kwargs).json()
+        return body
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, url, **kwargs)
+        except httpx.TransportError as exc:
+            raise ClientError(self._unreachable(exc)) from None
+        if response.status_code >= 400:
+            raise ClientError(refusal(response))
+        return response
+
+    def _unreachable(self, exc: httpx.TransportError) -> str:
+        if isinstance(exc, httpx.ConnectError):
+            return (
+                f"cannot reach the Mizual server at {self.server}; is it running "
+                "(`mizual serve`), or is --server wrong?"
+            )
+        if isinstance(exc, httpx.TimeoutException):
+            return f"the Mizual server at {self.server} did not answer in time"
+        return f"the connection to the Mizual server at {self.server} failed ({type(exc).__name__})"
+
+    # Following an edit ----------------------------------------------------------------------
+
+    def follow(self, edit_id: str) -> Iterator[dict[str, Any]]:
+        """The edit's status at each change, until it completes or fails (the last one).
+
+        From the event stream; should it be unavailable or break twice, by polling."""
+        last_id: str | None = None
+        for _attempt in range(3):
+            try:
+                for event in self._events(edit_id, last_id):
+                    last_id = event.id or last_id
+                    yield event.data
+                    if event.kind == "done":
+                        return
+            except (_StreamUnavailable, httpx.TransportError, ValueError):
+                break
+            # The stream ended without `done` (the server is restarting, say): resume it.
+        yield from self._poll(edit_id)
+
+    def _events(self, edit_id: str, last_id: str | None) -> Iterator[Event]:
+        headers = {"Accept": "text/event-stream"}
+        if last_id is not None:
+            headers["Last-Event-ID"] = last_id
+        timeout = httpx.Timeout(30.0, read=STREAM_READ_TIMEOUT_SECONDS)
+        with self._http.stream(
+            "GET", f"/edit/{edit_id}/events", headers=headers, timeout=timeout
+        ) as response:
+            media_type = response.headers.get("content-type", "")
+            if response.status_code != 200 or not media_type.startswith("text/event-stream"):
+                raise _StreamUnavailable(response.status_code)
+            yield from parse_events(response.iter_lines())
+
+    def _poll(self, edit_id: str) -> Iterator[dict[str, Any]]:
+        seen: Any = None
+        while True:
+            try:
+                response = self._http.get(f"/edit/{edit_id}")
+            except httpx.TransportError as exc:
+                raise ClientError(self._unreachable(exc)) from None
+            if response.status_code == 429:
+                time.sleep(float(response.headers.get("Retry-After", "5") or 5))
+                continue
+            if response.status_code >= 400:
+                raise ClientError(refusal(response))
+            view: dict[str, Any] = response.json()
+            if view.get("updated_at") != seen:
+                seen = view.get("updated_at")
+                yield view
+            if view.get("is_complete") or view.get("is_error"):
+                return
+            time.sleep(POLL_SECONDS)
+
+
+def refusal(response: httpx.Response) -> str:
+    """The server's own explanation of an error response, as one line."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if not isinstance(detail, str) or not detail:
+        detail = f"the server answered {response.status_code} {response.reason_phrase}".strip()
+    return " ".join(detail.split())

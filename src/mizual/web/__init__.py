@@ -1,0 +1,75 @@
+"""The web page at `/`: plain HTML, CSS and ES modules from `static/`, no build step.
+
+The page talks to the same API as any other client (`POST /edit-image/`, the event stream or
+polling of `GET /edit/{uuid}`, `GET /chain/{uuid}`, `POST /feedback/`); it is served by the API
+so that it is same-origin and needs no CORS settings.
+"""
+
+from __future__ import annotations
+
+import os
+from html import escape
+from os import PathLike
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+from mizual.kit.dataurl import describe_bytes
+from mizual.settings import Settings
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+STATIC_ROUTE = "/static"
+
+# Scripts, styles and requests only from this origin; images also from wherever results are
+# stored (an S3 bucket or CDN in the distributed mode), from data: and from blob: (previews).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self' data: blob: http: https:; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    # Revalidated on every visit (ETag), so an upgrade is seen at once.
+    "Cache-Control": "no-cache",
+}
+
+router = APIRouter(include_in_schema=False)
+
+
+class _StaticFiles(StaticFiles):
+    def file_response(
+        self,
+        full_path: PathLike[str] | str,
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        response.headers.update(PAGE_HEADERS)
+        return response
+
+
+def render_index(settings: Settings) -> str:
+    """index.html with this server's upload limits filled in, so the page can refuse a file
+    that is too large before sending it."""
+    page = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    return page.replace("{{max_upload_bytes}}", str(int(settings.max_upload_bytes))).replace(
+        "{{max_upload_text}}", escape(describe_bytes(settings.max_upload_bytes))
+    )
+
+
+@router.api_route("/", methods=["GET", "HEAD"])
+def index(request: Request) -> HTMLResponse:
+    return HTMLResponse(render_index(request.app.state.settings), headers=PAGE_HEADERS)
+
+
+def install(app: FastAPI) -> None:
+    """The page at `/` and its files under `/static/`."""
+    app.include_router(router)
+    app.mount(STATIC_ROUTE, _StaticFiles(directory=STATIC_DIR), name="static")
