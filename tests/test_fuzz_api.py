@@ -1,5 +1,6 @@
 """The API fuzzed from its own OpenAPI schema (schemathesis over real HTTP): no generated request,
-schema-valid or not, may get a 5xx, and every refusal is Mizual's JSON `{"error", "detail"}`.
+schema-valid or not, may get a 5xx; every answer is one the schema documents (status, content
+type, headers, body); and every refusal is Mizual's JSON `{"error", "detail"}`.
 
 One real server; `/openapi.json` is read from it. Every operation, the admin ones included (the
 admin token is sent with every request), gets MAX_EXAMPLES schema-valid cases and MAX_EXAMPLES
@@ -45,6 +46,8 @@ from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
     response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
 )
 
 from mizual.edits.stages import STAGE_FAILURE_MESSAGES
@@ -98,14 +101,15 @@ def mizual_error_format(ctx: CheckContext, response: Response, case: Case[Any]) 
     return None
 
 
-# Conformance of the responses documented in the schema is checked too; `response_schema_
-# conformance` and `status_code_conformance` are not, as the schema documents the 4xx answers as
-# FastAPI's default `HTTPValidationError` and does not list most of them.
+# Every answer must be one the schema documents, with the documented status, content type,
+# headers and body schema (the error shape included).
 CHECKS = [
     not_a_server_error,
     negative_data_rejection,
+    status_code_conformance,
     content_type_conformance,
     response_headers_conformance,
+    response_schema_conformance,
     mizual_error_format,
 ]
 

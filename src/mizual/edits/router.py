@@ -8,11 +8,16 @@ from fastapi.responses import Response
 from mizual.deps import ClientIp, Rules, RuntimeDep, rate_limit
 from mizual.edits.schemas import EditCreateResponse, EditImageRequest, EditStatusView
 from mizual.kit.jsonbody import JsonBodyRoute
+from mizual.responses import JSON_BODY_ERRORS, error_responses
 
 router = APIRouter(tags=["edits"], route_class=JsonBodyRoute)
 
 
-@router.post("/edit-image/", response_model=EditCreateResponse)
+@router.post(
+    "/edit-image/",
+    response_model=EditCreateResponse,
+    responses=error_responses(404, 409, *JSON_BODY_ERRORS),
+)
 def edit_image(
     body: EditImageRequest, request: Request, runtime: RuntimeDep, client: ClientIp
 ) -> EditCreateResponse:
@@ -29,7 +34,12 @@ def edit_image(
     return EditCreateResponse(edit_id=str(record.uuid), polling_url=f"/edit/{record.uuid}")
 
 
-@router.get("/edit/{edit_uuid}", response_model=EditStatusView, dependencies=[rate_limit("status")])
+@router.get(
+    "/edit/{edit_uuid}",
+    response_model=EditStatusView,
+    dependencies=[rate_limit("status")],
+    responses=error_responses(404, 422, 429),
+)
 def edit_status(edit_uuid: str, runtime: RuntimeDep) -> dict[str, Any]:
     """The edit's stage, progress and, once completed, the result URL."""
     return runtime.edits.status(edit_uuid)
@@ -39,7 +49,11 @@ def edit_status(edit_uuid: str, runtime: RuntimeDep) -> dict[str, Any]:
     "/edit/{edit_uuid}/events",
     dependencies=[rate_limit("status")],
     response_class=Response,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "The event stream"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "The event stream"},
+        204: {"description": "Last-Event-ID already holds the final state: nothing to send."},
+        **error_responses(404, 422, 429),
+    },
 )
 async def edit_events(
     edit_uuid: str,
@@ -51,7 +65,11 @@ async def edit_events(
     return await runtime.events.open(edit_uuid, last_event_id=last_event_id)
 
 
-@router.get("/chain/{edit_uuid}", dependencies=[rate_limit("chain")])
+@router.get(
+    "/chain/{edit_uuid}",
+    dependencies=[rate_limit("chain")],
+    responses=error_responses(404, 422, 429),
+)
 def edit_chain(edit_uuid: str, runtime: RuntimeDep) -> dict[str, Any]:
     """Every edit of the chain through this one, positions 1..n."""
     return runtime.edits.chain(edit_uuid)

@@ -5,11 +5,17 @@ from fastapi import APIRouter
 from mizual.deps import ClientIp, RuntimeDep, rate_limit
 from mizual.feedback.schemas import FeedbackCreate, FeedbackResponse
 from mizual.kit.jsonbody import JsonBodyRoute
+from mizual.responses import JSON_BODY_ERRORS, error_responses
 
 router = APIRouter(tags=["feedback"], route_class=JsonBodyRoute)
 
 
-@router.post("/feedback/", response_model=FeedbackResponse, dependencies=[rate_limit("feedback")])
+@router.post(
+    "/feedback/",
+    response_model=FeedbackResponse,
+    dependencies=[rate_limit("feedback")],
+    responses=error_responses(404, 409, *JSON_BODY_ERRORS),
+)
 def submit_feedback(
     body: FeedbackCreate, runtime: RuntimeDep, client: ClientIp
 ) -> FeedbackResponse:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from mizual.deps import RuntimeDep, get_runtime, rate_limit
 from mizual.errors import NotFound, Unauthorized
 from mizual.ops.repository import database_statistics, describe_schema
+from mizual.responses import ADMIN_ERRORS, error_responses
 
 
 def require_admin(request: Request) -> None:
@@ -23,7 +24,12 @@ def require_admin(request: Request) -> None:
         raise Unauthorized("this endpoint needs 'Authorization: Bearer <ADMIN_TOKEN>'")
 
 
-router = APIRouter(prefix="/debug", tags=["admin"], dependencies=[Depends(require_admin)])
+router = APIRouter(
+    prefix="/debug",
+    tags=["admin"],
+    dependencies=[Depends(require_admin)],
+    responses=error_responses(*ADMIN_ERRORS),
+)
 
 
 @router.get("/db-schema", dependencies=[rate_limit("debug_db_schema")])

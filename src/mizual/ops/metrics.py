@@ -8,8 +8,11 @@ from fastapi.responses import Response
 from mizual import metrics
 from mizual.deps import RuntimeDep
 from mizual.ops.debug import require_admin
+from mizual.responses import error_responses
 
-router = APIRouter(tags=["admin"], dependencies=[Depends(require_admin)])
+router = APIRouter(
+    tags=["admin"], dependencies=[Depends(require_admin)], responses=error_responses(401, 404)
+)
 
 
 @router.get("/metrics", response_class=Response)

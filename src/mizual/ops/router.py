@@ -17,6 +17,7 @@ from mizual.kit.queue.celery import CeleryQueue
 from mizual.kit.storage.base import ObjectNotFound
 from mizual.kit.storage.local import IMAGES_ROUTE, LocalStorage
 from mizual.ops.repository import ping
+from mizual.responses import error_responses
 from mizual.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ router = APIRouter(tags=["ops"])
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 
-@router.get("/health")
+@router.get("/health", responses={503: {"description": "The database does not answer."}})
 def health(runtime: RuntimeDep) -> JSONResponse:
     """For load balancers: 200 when the service and its database answer, 503 otherwise."""
     try:
@@ -37,7 +38,14 @@ def health(runtime: RuntimeDep) -> JSONResponse:
     return JSONResponse({"status": "ok", "message": "Service is running"})
 
 
-@router.get("/health/celery", dependencies=[rate_limit("celery_health")])
+@router.get(
+    "/health/celery",
+    dependencies=[rate_limit("celery_health")],
+    responses={
+        503: {"description": "No worker answered, or the broker is down."},
+        **error_responses(429),
+    },
+)
 def celery_health(runtime: RuntimeDep) -> JSONResponse:
     """Distributed mode: do Celery workers answer? 503 when none does or the broker is down."""
     queue = runtime.queue

@@ -63,17 +63,8 @@ class GeminiChat:
             "contents": [{"role": "user", "parts": parts}],
             "generationConfig": {"temperature": TEMPERATURE, "maxOutputTokens": MAX_TOKENS},
         }
-        payload = _post(self.http, self.url, body, timeout=timeout, provider="gemini")
-        if not payload.get("candidates"):
-            reason = _code((payload.get("promptFeedback") or {}).get("blockReason")) or (
-                "no candidates"
-            )
-            raise LlmError(f"gemini gave no answer ({reason})")
-        candidate = payload["candidates"][0]
-        answer = "".join(
-            part.get("text", "") for part in (candidate.get("content") or {}).get("parts", [])
-        )
-        return _usable(answer, finished=candidate.get("finishReason"), complete="STOP")
+        answer, finished = self._answer(body, timeout=timeout)
+        return _usable(answer, finished=finished, complete="STOP")
 
     def ask_json(
         self, *, system: str, text: str, schema: dict[str, Any], timeout: float
@@ -88,6 +79,11 @@ class GeminiChat:
                 "responseSchema": schema,
             },
         }
+        answer, finished = self._answer(body, timeout=timeout)
+        return _json_object(answer, finished=finished, complete="STOP")
+
+    def _answer(self, body: dict[str, Any], *, timeout: float) -> tuple[str, str | None]:
+        """The first candidate's text and its finish reason."""
         payload = _post(self.http, self.url, body, timeout=timeout, provider="gemini")
         if not payload.get("candidates"):
             reason = _code((payload.get("promptFeedback") or {}).get("blockReason")) or (
@@ -98,7 +94,7 @@ class GeminiChat:
         answer = "".join(
             part.get("text", "") for part in (candidate.get("content") or {}).get("parts", [])
         )
-        return _json_object(answer, finished=candidate.get("finishReason"), complete="STOP")
+        return answer, candidate.get("finishReason")
 
     def close(self) -> None:
         self.http.close()
