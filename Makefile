@@ -52,6 +52,7 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
 .PHONY: bench
+# Every benchmark (PostgreSQL/Redis started if down, moto S3, its own servers); appends a dated
+# section to bench/RESULTS.md. About 7 minutes on 2 cores.
 bench: $(STAMP)
-	$(BIN)/python bench/embedded.py
-	$(BIN)/python bench/local_editor.py
+	$(BIN)/python bench/run.py

@@ -13,10 +13,13 @@ from mizual.kit.storage.base import ObjectNotFound, StorageError, is_safe_key
 
 CACHE_CONTROL = "public, max-age=31536000"
 _MISSING = {"404", "NoSuchKey", "NotFound"}
+CONNECTIONS = 50
 
 
 class S3Storage:
-    """One boto3 client per thread: clients are thread-safe, but sessions are not."""
+    """One boto3 client for the process, shared by its threads: a client is thread-safe (a
+    session is not, so only one is ever used, once). Built at first use, not at start-up, so
+    that a Celery pool process builds its own after the fork rather than share sockets."""
 
     def __init__(
         self,
@@ -40,24 +43,24 @@ class S3Storage:
             "config": Config(
                 signature_version="s3v4",
                 retries={"max_attempts": 3, "mode": "standard"},
-                max_pool_connections=10,
+                # The API's thread pool (40) may all talk to the bucket at once.
+                max_pool_connections=CONNECTIONS,
                 connect_timeout=5,
                 read_timeout=30,
             ),
         }
-        self._local = threading.local()
-        self._clients: list[Any] = []
+        self._client: Any = None
         self._lock = threading.Lock()
 
     @property
     def client(self) -> Any:
-        client = getattr(self._local, "client", None)
-        if client is None:
-            client = boto3.session.Session().client("s3", **self._client_options)
-            self._local.client = client
+        # Building a client costs some 60 ms of CPU: one per thread made the first status
+        # polls after a quiet spell wait seconds (bench/RESULTS.md).
+        if self._client is None:
             with self._lock:
-                self._clients.append(client)
-        return client
+                if self._client is None:
+                    self._client = boto3.session.Session().client("s3", **self._client_options)
+        return self._client
 
     def put(self, key: str, data: bytes, *, content_type: str) -> None:
         self._check(key)
@@ -110,9 +113,9 @@ class S3Storage:
 
     def close(self) -> None:
         with self._lock:
-            for client in self._clients:
-                client.close()
-            self._clients.clear()
+            if self._client is not None:
+                self._client.close()
+                self._client = None
 
     @staticmethod
     def _check(key: str) -> None:

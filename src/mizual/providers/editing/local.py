@@ -10,7 +10,6 @@ import logging
 
 from mizual.kit import imaging
 from mizual.localedit.llm_reader import LlmPlanReader, NotPossible
-from mizual.localedit.operations import apply_plan, streams
 from mizual.localedit.parser import PromptNotUnderstood, parse_prompt
 from mizual.localedit.plan import EditPlan
 from mizual.providers.editing.base import EditingError, EditOutcome, EditRequest
@@ -25,6 +24,10 @@ class LocalEditingProvider:
         self.reader = reader
 
     def edit(self, request: EditRequest) -> EditOutcome:
+        # Imported here, not at the top: the operations bring in OpenCV and NumPy (about 27 MB),
+        # which an API process that only reports the editor's name (`mizual api`) never needs.
+        from mizual.localedit.operations import apply_plan, streams
+
         # The person's own words are read; an LLM rewrite of the prompt is written for FLUX.
         plan = self.read(request.prompt)
         image = imaging.load(request.image, sequential=streams(plan))
