@@ -46,17 +46,6 @@ NOOP = {"EDIT_PROVIDER": "noop", "NOOP_EDIT_DELAY_SECONDS": "0", "LOG_LEVEL": "W
 # 100 pollers on one address would meet the per-client status limit of tests/support.py.
 UNLIMITED = {"RATE_LIMIT_STATUS_CHECKS_PER_MINUTE": "100000000"}
 
-STAGE_ORDER = [
-    "pending",
-    "initialization",
-    "enhancing_prompt",
-    "fetching_image",
-    "ai_processing",
-    "uploading_result",
-    "completion",
-    "completed",
-]
-
 
 def percentile(values: Sequence[float], fraction: float) -> float:
     ordered = sorted(values)

@@ -18,20 +18,13 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from mizual.edits.stages import COMPLETED_STAGE, FAILED_STAGE, PENDING_STAGE, PIPELINE
+
+# Every value `processing_stage` takes, in the order an edit goes through them.
 ORDER = {
     name: n
     for n, name in enumerate(
-        [
-            "pending",
-            "initialization",
-            "enhancing_prompt",
-            "fetching_image",
-            "ai_processing",
-            "uploading_result",
-            "completion",
-            "completed",
-            "failed",
-        ]
+        [PENDING_STAGE, *(str(stage) for stage in PIPELINE), COMPLETED_STAGE, FAILED_STAGE]
     )
 }
 STAGE = re.compile(rb'"processing_stage":"([a-z_]+)"')

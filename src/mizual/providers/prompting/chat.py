@@ -124,16 +124,8 @@ class OpenAIChat:
             "temperature": TEMPERATURE,
             "max_tokens": MAX_TOKENS,
         }
-        payload = _post(self.http, self.url, body, timeout=timeout, provider="openai")
-        choices = payload.get("choices") or []
-        if not choices:
-            raise LlmError("openai gave no answer (no choices)")
-        message = choices[0].get("message") or {}
-        if message.get("refusal"):
-            raise LlmError("openai refused to answer")
-        return _usable(
-            message.get("content") or "", finished=choices[0].get("finish_reason"), complete="stop"
-        )
+        answer, finished = self._answer(body, timeout=timeout)
+        return _usable(answer, finished=finished, complete="stop")
 
     def ask_json(
         self, *, system: str, text: str, schema: dict[str, Any], timeout: float
@@ -151,6 +143,11 @@ class OpenAIChat:
                 "json_schema": {"name": "answer", "schema": schema, "strict": False},
             },
         }
+        answer, finished = self._answer(body, timeout=timeout)
+        return _json_object(answer, finished=finished, complete="stop")
+
+    def _answer(self, body: dict[str, Any], *, timeout: float) -> tuple[str, str | None]:
+        """The first choice's content and its finish reason."""
         payload = _post(self.http, self.url, body, timeout=timeout, provider="openai")
         choices = payload.get("choices") or []
         if not choices:
@@ -158,9 +155,7 @@ class OpenAIChat:
         message = choices[0].get("message") or {}
         if message.get("refusal"):
             raise LlmError("openai refused to answer")
-        return _json_object(
-            message.get("content") or "", finished=choices[0].get("finish_reason"), complete="stop"
-        )
+        return message.get("content") or "", choices[0].get("finish_reason")
 
     def close(self) -> None:
         self.http.close()
