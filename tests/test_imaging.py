@@ -240,6 +240,17 @@ def test_encode_result_is_a_progressive_jpeg_without_metadata() -> None:
     assert "exif-data" not in decoded.get_fields()
 
 
+def test_encode_result_streams_a_huge_result_as_a_baseline_jpeg() -> None:
+    image = gradient_image(64, 48)
+    small_limit = 64 * 48 - 1  # stands for a 50 MP photo against the 16 MP default
+    encoded = imaging.encode_result(image, progressive_max_pixels=small_limit)
+    decoded = pyvips.Image.new_from_buffer(encoded.data, "")
+    assert (encoded.content_type, decoded.width, decoded.height) == ("image/jpeg", 64, 48)
+    assert decoded.get("jpeg-multiscan") == 0  # baseline: one scan
+    at_the_limit = imaging.encode_result(image, progressive_max_pixels=64 * 48)
+    assert pyvips.Image.new_from_buffer(at_the_limit.data, "").get("jpeg-multiscan") == 1
+
+
 def test_encode_result_keeps_transparency_as_png() -> None:
     alpha = (pyvips.Image.xyz(32, 16)[0] >= 16).ifthenelse(255, 0).cast("uchar")
     encoded = imaging.encode_result(gradient_image(32, 16).bandjoin(alpha))

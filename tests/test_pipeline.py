@@ -115,6 +115,66 @@ def test_upload_failing_past_the_policy_fails_the_edit_with_a_safe_message(
     assert status["progress_percent"] == 90
 
 
+class ReadCountingStorage(LocalStorage):
+    """Counts round trips about originals (reads and existence checks); `reads_fail` fails that
+    many first reads, as a store having a bad moment would."""
+
+    def __init__(self, *, root: Path, base_url: str, reads_fail: int = 0) -> None:
+        super().__init__(root=root, base_url=base_url)
+        self.original_calls = 0
+        self.reads_fail = reads_fail
+
+    def get(self, key: str) -> bytes:
+        if "/originals/" in key:
+            self.original_calls += 1
+            if self.original_calls <= self.reads_fail:
+                raise StorageError("connection reset by peer")
+        return super().get(key)
+
+    def exists(self, key: str) -> bool:
+        self.original_calls += "/originals/" in key
+        return super().exists(key)
+
+
+def test_a_run_asks_storage_for_the_original_once(runtime: Runtime, tmp_path: Path) -> None:
+    storage = ReadCountingStorage(root=tmp_path / "images", base_url="http://test")
+    runtime.edits.storage = storage
+    edit_uuid = new_edit(runtime)
+    make_pipeline(runtime, CountingEditor(), []).run(edit_uuid)
+
+    assert runtime.edits.get(edit_uuid).status == "completed"
+    assert storage.original_calls == 1
+
+
+def test_an_unreadable_original_is_retried_at_initialization(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    storage = ReadCountingStorage(root=tmp_path / "images", base_url="http://test", reads_fail=1)
+    runtime.edits.storage = storage
+    edit_uuid = new_edit(runtime)
+    delays: list[float] = []
+    make_pipeline(runtime, CountingEditor(), delays).run(edit_uuid)
+
+    assert runtime.edits.get(edit_uuid).status == "completed"
+    assert delays == [RETRY_POLICY[Stage.INITIALIZATION].delay_seconds]
+
+
+def test_a_missing_original_fails_the_edit_at_initialization(runtime: Runtime) -> None:
+    edit_uuid = new_edit(runtime)
+    storage = runtime.edits.storage
+    assert isinstance(storage, LocalStorage)
+    storage.path_for(runtime.edits.get(edit_uuid).original_key).unlink()
+    editor = CountingEditor()
+    make_pipeline(runtime, editor, []).run(edit_uuid)
+
+    status = runtime.edits.status(str(edit_uuid))
+    assert (status["status"], status["error_stage"]) == ("failed", "initialization")
+    assert (
+        status["message"] == "The original image of this edit is missing. Please upload it again."
+    )
+    assert editor.calls == 0
+
+
 def test_permanent_editor_error_is_not_retried(runtime: Runtime) -> None:
     editor = CountingEditor(EditingError("Your prompt was refused.", retryable=False))
     edit_uuid = new_edit(runtime)

@@ -36,6 +36,8 @@ from mizual.providers.prompting.base import PromptEnhancer
 
 logger = logging.getLogger(__name__)
 
+_ORIGINAL_MISSING = "The original image of this edit is missing. Please upload it again."
+
 
 @dataclass
 class _Work:
@@ -107,7 +109,7 @@ class Pipeline:
 
     def _enter(self, record: EditRecord, stage: Stage, timings: dict[str, float]) -> EditRecord:
         updated = self.service.change(
-            record.uuid, processing_stage=stage.value, stage_timings=timings
+            record.uuid, durable=False, processing_stage=stage.value, stage_timings=timings
         )
         assert updated is not None
         return updated
@@ -156,9 +158,14 @@ class Pipeline:
     # Stages ------------------------------------------------------------------------------------
 
     def _initialize(self, work: _Work) -> None:
-        if not self.service.storage.exists(work.record.original_key):
+        """The original must be there. Read it now when a later stage needs it (one storage
+        round trip instead of a check here and a read later); only check it when the result
+        is already stored."""
+        if work.record.result_key is None:
+            self._load_original(work, failure=STAGE_FAILURE_MESSAGES[Stage.INITIALIZATION])
+        elif not self.service.storage.exists(work.record.original_key):
             raise ProcessingError(
-                "The original image of this edit is missing. Please upload it again.",
+                _ORIGINAL_MISSING,
                 retryable=False,
                 detail=f"original {work.record.original_key} not in storage",
             )
@@ -167,7 +174,10 @@ class Pipeline:
         original = self._load_original(work)
         enhanced = self.enhancer.enhance(prompt=work.record.prompt, image=original)
         updated = self.service.change(
-            work.record.uuid, enhanced_prompt=enhanced.prompt, prompt_note=enhanced.note
+            work.record.uuid,
+            durable=False,
+            enhanced_prompt=enhanced.prompt,
+            prompt_note=enhanced.note,
         )
         assert updated is not None
         work.record = updated
@@ -175,20 +185,16 @@ class Pipeline:
     def _fetch_image(self, work: _Work) -> None:
         self._load_original(work)
 
-    def _load_original(self, work: _Work) -> bytes:
+    def _load_original(
+        self, work: _Work, *, failure: str = STAGE_FAILURE_MESSAGES[Stage.FETCHING_IMAGE]
+    ) -> bytes:
         if work.original is None:
             try:
                 work.original = self.service.storage.get(work.record.original_key)
             except ObjectNotFound as exc:
-                raise ProcessingError(
-                    "The original image of this edit is missing. Please upload it again.",
-                    retryable=False,
-                    detail=str(exc),
-                ) from exc
+                raise ProcessingError(_ORIGINAL_MISSING, retryable=False, detail=str(exc)) from exc
             except StorageError as exc:
-                raise ProcessingError(
-                    STAGE_FAILURE_MESSAGES[Stage.FETCHING_IMAGE], retryable=True, detail=str(exc)
-                ) from exc
+                raise ProcessingError(failure, retryable=True, detail=str(exc)) from exc
         return work.original
 
     def _edit_image(self, work: _Work) -> None:

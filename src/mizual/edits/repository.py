@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import CTE, Engine, Row, and_, func, insert, select, update
+from sqlalchemy import CTE, Engine, Row, Update, and_, bindparam, func, insert, select, update
 
 from mizual.edits.stages import EditStatus
 from mizual.kit.db.tables import edit_chains, edits, utcnow
@@ -48,6 +48,24 @@ class EditRecord:
 _SELECT_EDIT = select(
     edits, edit_chains.c.chain_position, edit_chains.c.parent_edit_uuid
 ).select_from(edits.outerjoin(edit_chains, edit_chains.c.edit_uuid == edits.c.uuid))
+_GET_EDIT = _SELECT_EDIT.where(edits.c.uuid == bindparam("edit_uuid"))
+# An UPDATE's RETURNING may name only the changed table (SQLite), so the chain columns come from
+# subqueries: the changed row, as `get` reads it, in the same single statement.
+_RETURN_EDIT = (
+    *edits.c,
+    select(edit_chains.c.chain_position)
+    .where(edit_chains.c.edit_uuid == edits.c.uuid)
+    .scalar_subquery()
+    .label("chain_position"),
+    select(edit_chains.c.parent_edit_uuid)
+    .where(edit_chains.c.edit_uuid == edits.c.uuid)
+    .scalar_subquery()
+    .label("parent_edit_uuid"),
+)
+# Evaluated inside the statement, so its implicit transaction commits without waiting for the WAL
+# flush; `true` (local) leaves the session's setting as it was. One round trip, where BEGIN,
+# SET LOCAL, the statement and COMMIT would be four.
+_ASYNC_COMMIT = func.set_config("synchronous_commit", "off", True).label("async_commit")
 
 
 def _ancestors(edit_uuid: UUID) -> CTE:
@@ -65,19 +83,35 @@ def _ancestors(edit_uuid: UUID) -> CTE:
 
 
 class EditRepository:
+    """Every method is one transaction. Those of a single statement run in autocommit mode:
+    PostgreSQL makes one statement atomic by itself, and the BEGIN and COMMIT round trips would
+    double the cost of a read or an update.
+
+    Writes are durable unless the caller marks them as progress (`durable=False`): PostgreSQL
+    then acknowledges the commit before its WAL reaches the disk (about 2 ms less here). A
+    database crash can lose the last fraction of a second of such writes, never data: an edit
+    whose progress is lost is resumed from its last durable state, as after any crash.
+    """
+
     def __init__(self, engine: Engine, timings: OperationTimings) -> None:
         self.engine = engine
+        self.autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.timings = timings
+        self._can_defer_flush = engine.dialect.name == "postgresql"
+
+    def _progress(self, query: Update, *, durable: bool) -> Update:
+        return query if durable or not self._can_defer_flush else query.returning(_ASYNC_COMMIT)
 
     @timed
     def create(
         self, *, values: dict[str, Any], parent_edit_uuid: UUID | None, chain_position: int
-    ) -> None:
-        """Insert the edit and its chain row in one transaction."""
+    ) -> EditRecord:
+        """Insert the edit and its chain row in one transaction; the edit as stored."""
         now = utcnow()
         with self.engine.begin() as conn:
-            conn.execute(
-                insert(edits).values(
+            row = conn.execute(
+                insert(edits)
+                .values(
                     **values,
                     status=EditStatus.PENDING,
                     processing_stage="pending",
@@ -85,7 +119,8 @@ class EditRepository:
                     updated_at=now,
                     stage_timings={},
                 )
-            )
+                .returning(*edits.c)
+            ).one()
             conn.execute(
                 insert(edit_chains).values(
                     edit_uuid=values["uuid"],
@@ -94,41 +129,49 @@ class EditRepository:
                     created_at=now,
                 )
             )
+        return EditRecord(
+            **{name: row._mapping[name] for name in row._mapping},
+            chain_position=chain_position,
+            parent_edit_uuid=parent_edit_uuid,
+        )
 
     @timed
     def get(self, edit_uuid: UUID) -> EditRecord | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(_SELECT_EDIT.where(edits.c.uuid == edit_uuid)).first()
+        with self.autocommit.connect() as conn:
+            row = conn.execute(_GET_EDIT, {"edit_uuid": edit_uuid}).first()
         return EditRecord.from_row(row) if row else None
 
     @timed
-    def update(self, edit_uuid: UUID, **values: Any) -> EditRecord | None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(edits).where(edits.c.uuid == edit_uuid).values(**values, updated_at=utcnow())
-            )
-            row = conn.execute(_SELECT_EDIT.where(edits.c.uuid == edit_uuid)).first()
+    def update(self, edit_uuid: UUID, *, durable: bool = True, **values: Any) -> EditRecord | None:
+        query = (
+            update(edits)
+            .where(edits.c.uuid == edit_uuid)
+            .values(**values, updated_at=utcnow())
+            .returning(*_RETURN_EDIT)
+        )
+        with self.autocommit.connect() as conn:
+            row = conn.execute(self._progress(query, durable=durable)).first()
         return EditRecord.from_row(row) if row else None
 
     @timed
     def start_attempt(self, edit_uuid: UUID) -> EditRecord | None:
-        """Mark an unfinished edit as processing and count the attempt; None if it is finished."""
+        """Mark an unfinished edit as processing and count the attempt; None if it is finished.
+        Progress: not waited for on disk (see the class)."""
         now = utcnow()
         unfinished = edits.c.status.in_([EditStatus.PENDING, EditStatus.PROCESSING])
-        with self.engine.begin() as conn:
-            changed = conn.execute(
-                update(edits)
-                .where(and_(edits.c.uuid == edit_uuid, unfinished))
-                .values(
-                    status=EditStatus.PROCESSING,
-                    attempts=edits.c.attempts + 1,
-                    started_at=func.coalesce(edits.c.started_at, now),
-                    updated_at=now,
-                )
-            ).rowcount
-            if not changed:
-                return None
-            row = conn.execute(_SELECT_EDIT.where(edits.c.uuid == edit_uuid)).first()
+        query = (
+            update(edits)
+            .where(and_(edits.c.uuid == edit_uuid, unfinished))
+            .values(
+                status=EditStatus.PROCESSING,
+                attempts=edits.c.attempts + 1,
+                started_at=func.coalesce(edits.c.started_at, now),
+                updated_at=now,
+            )
+            .returning(*_RETURN_EDIT)
+        )
+        with self.autocommit.connect() as conn:
+            row = conn.execute(self._progress(query, durable=False)).first()
         return EditRecord.from_row(row) if row else None
 
     @timed
@@ -148,7 +191,7 @@ class EditRepository:
             )
             .returning(edits.c.uuid)
         )
-        with self.engine.begin() as conn:
+        with self.autocommit.connect() as conn:
             return list(conn.execute(query).scalars())
 
     @timed
@@ -158,12 +201,12 @@ class EditRepository:
             .where(edits.c.status.in_([EditStatus.PENDING, EditStatus.PROCESSING]))
             .order_by(edits.c.created_at)
         )
-        with self.engine.connect() as conn:
+        with self.autocommit.connect() as conn:
             return list(conn.execute(query).scalars())
 
     @timed
     def get_many(self, edit_uuids: list[UUID]) -> list[EditRecord]:
-        with self.engine.connect() as conn:
+        with self.autocommit.connect() as conn:
             rows = conn.execute(_SELECT_EDIT.where(edits.c.uuid.in_(edit_uuids))).all()
         return [EditRecord.from_row(row) for row in rows]
 
@@ -171,7 +214,7 @@ class EditRepository:
     def lineage(self, edit_uuid: UUID) -> list[UUID]:
         """The edit and every ancestor up to its chain's root."""
         ancestors = _ancestors(edit_uuid)
-        with self.engine.connect() as conn:
+        with self.autocommit.connect() as conn:
             return list(conn.execute(select(ancestors.c.edit_uuid)).scalars())
 
     @timed
@@ -179,7 +222,7 @@ class EditRepository:
         """The chain through this edit: its ancestors from the root, itself, and its descendants
         (following the newest child where a chain branches)."""
         ancestors = _ancestors(edit_uuid)
-        with self.engine.connect() as conn:
+        with self.autocommit.connect() as conn:
             above = conn.execute(
                 _SELECT_EDIT.where(edits.c.uuid.in_(select(ancestors.c.edit_uuid))).order_by(
                     edit_chains.c.chain_position
@@ -201,7 +244,7 @@ class EditRepository:
     @timed
     def count_by_status(self) -> dict[str, int]:
         query = select(edits.c.status, func.count()).group_by(edits.c.status)
-        with self.engine.connect() as conn:
+        with self.autocommit.connect() as conn:
             return dict(conn.execute(query).tuples().all())
 
     @timed
@@ -212,5 +255,5 @@ class EditRepository:
             .order_by(edits.c.finished_at.desc())
             .limit(limit)
         )
-        with self.engine.connect() as conn:
+        with self.autocommit.connect() as conn:
             return [timings or {} for timings in conn.execute(query).scalars()]

@@ -123,7 +123,7 @@ class EditService:
                 "image: an image is required unless parent_edit_uuid names a completed edit"
             )
 
-        self.repository.create(
+        record = self.repository.create(
             values={
                 "uuid": edit_uuid,
                 "prompt": text,
@@ -135,8 +135,6 @@ class EditService:
         )
         if parent is not None:
             self._forget_chains_through(parent.uuid)
-        record = self.repository.get(edit_uuid)
-        assert record is not None
         if self.queue is not None:
             self._dispatch(record)
         logger.info("edit %s: accepted (chain position %d)", edit_uuid, position)
@@ -199,14 +197,15 @@ class EditService:
     def view(self, record: EditRecord) -> dict[str, Any]:
         return EditStatusView.from_record(record, storage=self.storage).model_dump(mode="json")
 
-    def change(self, edit_uuid: UUID, **values: Any) -> EditRecord | None:
-        """Record a change to an edit and publish it.
+    def change(self, edit_uuid: UUID, *, durable: bool = True, **values: Any) -> EditRecord | None:
+        """Record a change to an edit and publish it. `durable=False` marks mere progress, which
+        a database crash may lose (the edit is then resumed from its last durable state).
 
         The cached status is dropped before the write, so in the moment between the commit and
         the new cache entry a poll reads the database, never the state before the change.
         """
         self.cache.delete(self._status_key(edit_uuid))
-        record = self.repository.update(edit_uuid, **values)
+        record = self.repository.update(edit_uuid, durable=durable, **values)
         if record is not None:
             self.publish(record)
         return record

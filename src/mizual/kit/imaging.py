@@ -36,6 +36,11 @@ _AVIF_BRANDS = {b"avif", b"avis"}
 # The DIB header's size, right after "BM" and the file header: a text that starts "BM" is no BMP.
 _BMP_HEADER_SIZES = {size.to_bytes(4, "little") for size in (12, 16, 40, 52, 56, 64, 108, 124)}
 RESULT_JPEG_QUALITY = 85
+# Above this size a JPEG result is written baseline, without optimised Huffman tables: both of
+# those make libjpeg hold every DCT coefficient of the image until the end (3 bytes a pixel, so
+# 150 MB more at 50 MP), where a baseline encode streams. A typical 12 MP phone photo stays
+# progressive; a 50 MP result is then about a third larger.
+PROGRESSIVE_MAX_PIXELS = 16_000_000
 # Markup a browser would run if the file were ever taken for a page or an SVG: a polyglot. Each
 # signature is long enough (7+ bytes, or 6 with a fixed end) that compressed pixel data matches
 # it by chance in about one upload of 20 MB in 10^5, or far fewer; a short one such as "<svg"
@@ -225,14 +230,22 @@ def to_display_space(image: pyvips.Image) -> pyvips.Image:
     return image
 
 
-def encode_result(image: pyvips.Image) -> EncodedImage:
-    """Progressive JPEG at quality 85 without metadata; PNG when the image has transparency."""
+def encode_result(
+    image: pyvips.Image, *, progressive_max_pixels: int = PROGRESSIVE_MAX_PIXELS
+) -> EncodedImage:
+    """JPEG at quality 85 without metadata, progressive up to `progressive_max_pixels`; PNG
+    when the image has transparency."""
     image = to_display_space(image)
     if image.hasalpha():
         data = image.write_to_buffer(".png", keep="none", compression=6)
         return EncodedImage(data, "image/png", "png")
+    progressive = image.width * image.height <= progressive_max_pixels
     data = image.write_to_buffer(
-        ".jpg", Q=RESULT_JPEG_QUALITY, interlace=True, optimize_coding=True, keep="none"
+        ".jpg",
+        Q=RESULT_JPEG_QUALITY,
+        interlace=progressive,
+        optimize_coding=progressive,
+        keep="none",
     )
     return EncodedImage(data, "image/jpeg", "jpg")
 

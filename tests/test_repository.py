@@ -1,0 +1,159 @@
+"""The edits repository on SQLite and PostgreSQL: what each write hands back, progress writes,
+and pooled connections that the server dropped while they sat idle."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from uuid import UUID
+
+import psycopg
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
+
+from mizual.edits.repository import EditRepository
+from mizual.kit.db import engine as engine_module
+from mizual.kit.db.engine import build_engine
+from mizual.kit.db.migrate import upgrade
+from mizual.kit.db.timing import OperationTimings
+from mizual.settings import load_settings
+
+
+def _engine(tmp_path: Path, **database: str) -> Iterator[Engine]:
+    settings = load_settings(data_dir=tmp_path, environment="preview", **database)
+    built = build_engine(settings)
+    upgrade(built, schema=settings.database_schema)
+    yield built
+    built.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def repository(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EditRepository]:
+    database: dict[str, str] = {}
+    if request.param == "postgresql":
+        database = {
+            "database_url": request.getfixturevalue("postgres_url"),
+            "database_schema": request.getfixturevalue("postgres_schema"),
+        }
+    for built in _engine(tmp_path, **database):
+        yield EditRepository(built, OperationTimings())
+
+
+@pytest.fixture
+def postgres_repository(
+    tmp_path: Path, postgres_url: str, postgres_schema: str
+) -> Iterator[EditRepository]:
+    for built in _engine(
+        tmp_path,
+        database_url=postgres_url,
+        database_schema=postgres_schema,
+        database_pool_size="1",
+    ):
+        yield EditRepository(built, OperationTimings())
+
+
+def _create(repository: EditRepository, *, parent: UUID | None = None, position: int = 1) -> UUID:
+    edit_uuid = uuid.uuid4()
+    repository.create(
+        values={
+            "uuid": edit_uuid,
+            "prompt": "flip it",
+            "original_key": f"originals/{edit_uuid}.jpg",
+            "original_image_url": f"/images/originals/{edit_uuid}.jpg",
+        },
+        parent_edit_uuid=parent,
+        chain_position=position,
+    )
+    return edit_uuid
+
+
+def test_every_write_hands_back_the_edit_as_a_read_sees_it(repository: EditRepository) -> None:
+    root = _create(repository)
+    child_uuid = uuid.uuid4()
+    created = repository.create(
+        values={
+            "uuid": child_uuid,
+            "prompt": "now rotate it",
+            "original_key": "results/x.jpg",
+            "original_image_url": "/images/results/x.jpg",
+        },
+        parent_edit_uuid=root,
+        chain_position=2,
+    )
+    assert created == repository.get(child_uuid)
+    assert (created.chain_position, created.parent_edit_uuid) == (2, root)
+    assert (created.status, created.processing_stage, created.attempts) == ("pending", "pending", 0)
+
+    started = repository.start_attempt(child_uuid)
+    assert started == repository.get(child_uuid)
+    assert started is not None
+    assert (started.status, started.attempts) == ("processing", 1)
+
+    progressed = repository.update(
+        child_uuid, durable=False, processing_stage="ai_processing", stage_timings={"a": 1.5}
+    )
+    assert progressed == repository.get(child_uuid)
+    assert progressed is not None
+    assert progressed.stage_timings == {"a": 1.5}
+    assert (progressed.chain_position, progressed.parent_edit_uuid) == (2, root)
+
+    finished = repository.update(child_uuid, status="completed", processing_stage="completed")
+    assert finished == repository.get(child_uuid)
+    assert repository.start_attempt(child_uuid) is None  # a finished edit is not started again
+    assert repository.update(uuid.uuid4(), processing_stage="x") is None
+
+
+def test_a_progress_write_leaves_the_connection_durable(
+    postgres_repository: EditRepository,
+) -> None:
+    edit_uuid = _create(postgres_repository)
+    with postgres_repository.engine.connect() as conn:
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+
+    postgres_repository.start_attempt(edit_uuid)
+    postgres_repository.update(edit_uuid, durable=False, processing_stage="ai_processing")
+
+    # The pool holds one connection: the same session served the writes and answers here.
+    with postgres_repository.engine.connect() as conn:
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar() == pid
+        assert conn.execute(text("SHOW synchronous_commit")).scalar() == "on"
+    record = postgres_repository.get(edit_uuid)
+    assert record is not None
+    assert record.processing_stage == "ai_processing"
+
+
+def _terminate_pooled_connection(repository: EditRepository, postgres_url: str) -> None:
+    with repository.engine.connect() as conn:
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+
+def test_a_connection_dropped_while_idle_is_replaced_unnoticed(
+    postgres_repository: EditRepository, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    edit_uuid = _create(postgres_repository)
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_SECONDS", 0.0)
+    _terminate_pooled_connection(postgres_repository, postgres_url)
+
+    record = postgres_repository.get(edit_uuid)
+    assert record is not None
+    assert record.uuid == edit_uuid
+
+
+def test_a_connection_in_steady_use_is_not_pinged(
+    postgres_repository: EditRepository, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other side of the trade: within the idle window a dropped connection fails once,
+    and the pool then replaces it."""
+    edit_uuid = _create(postgres_repository)
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_SECONDS", 3600.0)
+    _terminate_pooled_connection(postgres_repository, postgres_url)
+
+    with pytest.raises(OperationalError):
+        postgres_repository.get(edit_uuid)
+    record = postgres_repository.get(edit_uuid)
+    assert record is not None
+    assert record.uuid == edit_uuid
