@@ -59,6 +59,7 @@ def create_app(settings: Settings, *, with_workers: bool = True) -> FastAPI:
         finally:
             sweeper.stop()
             await runtime.events.stop()
+            await runtime.close_loop_clients()
             runtime.close()
 
     app = FastAPI(

@@ -11,13 +11,20 @@ from mizual.kit.ratelimit import Rule
 from mizual.runtime import Runtime
 from mizual.settings import Settings
 
+# The dependencies that only look things up are `async def`: FastAPI runs a plain `def` one in
+# its thread pool, a thread hop (and a wait for the GIL) per request for a dictionary lookup.
+
 
 def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+async def _runtime(request: Request) -> Runtime:
+    return get_runtime(request)
+
+
+RuntimeDep = Annotated[Runtime, Depends(_runtime)]
 
 
 def client_ip(request: Request) -> str:
@@ -31,7 +38,11 @@ def client_ip(request: Request) -> str:
     )
 
 
-ClientIp = Annotated[str, Depends(client_ip)]
+async def _client_ip(request: Request) -> str:
+    return client_ip(request)
+
+
+ClientIp = Annotated[str, Depends(_client_ip)]
 
 
 class Rules:
@@ -64,9 +75,8 @@ class Rules:
 
 
 def rate_limit(rule_name: str) -> Any:
-    def spend(request: Request) -> None:
-        runtime = get_runtime(request)
+    async def spend(request: Request) -> None:
         rules: Rules = request.app.state.rules
-        runtime.limiter.hit(getattr(rules, rule_name), client_ip(request))
+        await get_runtime(request).limiter.ahit(getattr(rules, rule_name), client_ip(request))
 
     return Depends(spend)

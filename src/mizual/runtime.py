@@ -50,6 +50,12 @@ class Runtime:
     events: EditEvents
     queue: JobQueue | None = None
 
+    async def close_loop_clients(self) -> None:
+        """Close the connections opened on the event loop (cache and rate-limit reads); call on
+        that loop, before `close`."""
+        await self.cache.aclose()
+        await self.limiter.aclose()
+
     def close(self) -> None:
         if self.queue is not None:
             self.queue.close()

@@ -194,6 +194,12 @@ class EditService:
             return dict(cached)
         return self._fill_status(self.get(edit_uuid))
 
+    async def cached_status(self, edit_id: str) -> dict[str, Any] | None:
+        """`status` if the cache holds it, else None: for the event loop (no thread, no
+        database). A malformed id fails here as it does in `status`."""
+        cached = await self.cache.aget(self._status_key(parse_edit_id(edit_id)))
+        return None if cached is None else dict(cached)
+
     def view(self, record: EditRecord) -> dict[str, Any]:
         return EditStatusView.from_record(record, storage=self.storage).model_dump(mode="json")
 

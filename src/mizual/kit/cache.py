@@ -16,6 +16,10 @@ from typing import Any, Protocol
 class Cache(Protocol):
     def get(self, key: str) -> Any | None: ...
 
+    async def aget(self, key: str) -> Any | None:
+        """`get` for the event loop: the same answer, without holding a thread meanwhile."""
+        ...
+
     def get_many(self, keys: list[str]) -> list[Any | None]: ...
 
     def set(self, key: str, value: Any, *, ttl_seconds: int) -> None: ...
@@ -29,6 +33,10 @@ class Cache(Protocol):
     def stats(self) -> dict[str, Any]: ...
 
     def close(self) -> None: ...
+
+    async def aclose(self) -> None:
+        """Close what `aget` opened; on the event loop it ran on."""
+        ...
 
 
 class MemoryCache:
@@ -51,6 +59,9 @@ class MemoryCache:
             self._entries.move_to_end(key)
             self.hits += 1
             return entry[1]
+
+    async def aget(self, key: str) -> Any | None:
+        return self.get(key)  # a dictionary look-up: no need to leave the loop
 
     def get_many(self, keys: list[str]) -> list[Any | None]:
         return [self.get(key) for key in keys]
@@ -92,3 +103,6 @@ class MemoryCache:
     def close(self) -> None:
         with self._lock:
             self._entries.clear()
+
+    async def aclose(self) -> None:
+        pass

@@ -7,6 +7,7 @@ right is the client. Anything to its left was written by the client and could be
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Sequence
 
@@ -14,6 +15,9 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+# Every request parses its peer's address (and a proxy's header): the same few strings over
+# and over. Bounded, so a client sending a new forged header each time only churns the cache.
+@functools.lru_cache(maxsize=4096)
 def _parse(value: str) -> IPAddress | None:
     text = value.strip()
     if text.startswith("[") and "]" in text:  # [2001:db8::1]:443

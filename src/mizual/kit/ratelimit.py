@@ -9,7 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from limits import RateLimitItem, parse
+import redis.asyncio
+from limits import RateLimitItem, WindowStats, parse
+from limits.aio.storage import RedisStorage as AsyncRedisStorage
+from limits.aio.strategies import MovingWindowRateLimiter as AsyncMovingWindowRateLimiter
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
@@ -29,13 +32,6 @@ class Rule:
         return cls(name=name, limit=parse(spec), describe=describe)
 
 
-@dataclass(frozen=True)
-class RateState:
-    limit: int
-    remaining: int
-    reset_after: int
-
-
 class RateLimiter:
     """Limits per client. With Redis, every API process shares the counts.
 
@@ -53,8 +49,21 @@ class RateLimiter:
         """`on_refusal(rule name)` is called for every request refused (to count them)."""
         self._on_refusal = on_refusal
         options: dict[str, Any] = {"key_prefix": key_prefix}
+        self._async_pool: redis.asyncio.ConnectionPool | None = None
+        self._async_strategy: AsyncMovingWindowRateLimiter | None = None
         if storage_uri.startswith(("redis://", "rediss://")):
-            options |= {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+            timeouts = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+            options |= timeouts
+            # The same counts (same keys, same scripts) for `ahit` on the event loop; the pool
+            # connects at its first use, so only on the loop of an API process.
+            self._async_pool = redis.asyncio.ConnectionPool.from_url(storage_uri, **timeouts)
+            # Typed as Any: limits annotates its options as scalars, though it takes a pool.
+            pool: dict[str, Any] = {"connection_pool": self._async_pool}
+            self._async_strategy = AsyncMovingWindowRateLimiter(
+                AsyncRedisStorage(
+                    f"async+{storage_uri}", implementation="redispy", key_prefix=key_prefix, **pool
+                )
+            )
         self._storage = storage_from_string(storage_uri, **options)
         self._strategy = MovingWindowRateLimiter(self._storage)
         self._last_warning = 0.0
@@ -69,6 +78,21 @@ class RateLimiter:
         if not self._guarded(lambda: self._strategy.hit(rule.limit, rule.name, client)):
             raise self._refusal(rule, client)
 
+    async def ahit(self, rule: Rule, client: str) -> None:
+        """`hit` for the event loop: in memory at once, in Redis without holding a thread."""
+        if self._async_strategy is None:
+            self.hit(rule, client)  # counted in this process's memory: no I/O
+            return
+        strategy = self._async_strategy
+        try:
+            allowed = await strategy.hit(rule.limit, rule.name, client)
+        except Exception as exc:  # the store's client raises its own error types
+            self._warn(exc)
+            return
+        if not allowed:
+            stats = await strategy.get_window_stats(rule.limit, rule.name, client)
+            raise self._refused(rule, stats)
+
     def spend(self, rule: Rule, client: str) -> None:
         """Count one request that has already been allowed (see `check`)."""
         self._guarded(lambda: self._strategy.hit(rule.limit, rule.name, client))
@@ -77,30 +101,35 @@ class RateLimiter:
         try:
             return decide()
         except Exception as exc:  # the store's client raises its own error types
-            now = time.monotonic()
-            if now - self._last_warning > 30:
-                self._last_warning = now
-                logger.warning("rate-limit store failed, allowing the request: %r", exc)
+            self._warn(exc)
             return True
 
-    def _state(self, rule: Rule, client: str) -> RateState:
-        stats = self._strategy.get_window_stats(rule.limit, rule.name, client)
-        reset_after = max(0, math.ceil(stats.reset_time - time.time()))
-        return RateState(rule.limit.amount, stats.remaining, reset_after)
+    def _warn(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self._last_warning > 30:
+            self._last_warning = now
+            logger.warning("rate-limit store failed, allowing the request: %r", exc)
 
     def _refusal(self, rule: Rule, client: str) -> RateLimited:
+        return self._refused(rule, self._strategy.get_window_stats(rule.limit, rule.name, client))
+
+    def _refused(self, rule: Rule, stats: WindowStats) -> RateLimited:
         if self._on_refusal is not None:
             self._on_refusal(rule.name)
-        state = self._state(rule, client)
-        wait = max(1, state.reset_after)
+        wait = max(1, math.ceil(stats.reset_time - time.time()))
         return RateLimited(
             f"Too many requests: {rule.describe}. Try again in {_human_wait(wait)}.",
             retry_after=wait,
-            limit=state.limit,
+            limit=rule.limit.amount,
         )
 
     def reset(self) -> None:
         self._storage.reset()
+
+    async def aclose(self) -> None:
+        """Close the connections `ahit` opened; on the event loop it ran on."""
+        if self._async_pool is not None:
+            await self._async_pool.aclose()
 
 
 def _human_wait(seconds: int) -> str:

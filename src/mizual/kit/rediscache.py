@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import redis
+import redis.asyncio
 
 logger = logging.getLogger(__name__)
 
@@ -25,12 +26,14 @@ def _dump(value: Any) -> str:
 
 class RedisCache:
     def __init__(self, url: str, *, timeout_seconds: float = 0.5) -> None:
-        self._client = redis.Redis.from_url(
-            url,
-            socket_timeout=timeout_seconds,
-            socket_connect_timeout=timeout_seconds,
-            health_check_interval=30,
-        )
+        options: dict[str, Any] = {
+            "socket_timeout": timeout_seconds,
+            "socket_connect_timeout": timeout_seconds,
+            "health_check_interval": 30,
+        }
+        self._client = redis.Redis.from_url(url, **options)
+        # For `aget`: connects at its first use, so only on the event loop of an API process.
+        self._async_client = redis.asyncio.Redis.from_url(url, **options)
         self._lock = threading.Lock()
         self._last_warning = 0.0
         self.errors = 0
@@ -38,6 +41,14 @@ class RedisCache:
     def get(self, key: str) -> Any | None:
         try:
             raw = self._client.get(key)
+        except redis.RedisError as exc:
+            self._warn("read", exc)
+            return None
+        return json.loads(raw) if raw is not None else None
+
+    async def aget(self, key: str) -> Any | None:
+        try:
+            raw = await self._async_client.get(key)
         except redis.RedisError as exc:
             self._warn("read", exc)
             return None
@@ -90,6 +101,9 @@ class RedisCache:
 
     def close(self) -> None:
         self._client.close()
+
+    async def aclose(self) -> None:
+        await self._async_client.aclose()
 
     def _warn(self, action: str, exc: redis.RedisError) -> None:
         # One line per half minute, not one per request, while Redis is down.
