@@ -35,6 +35,12 @@ _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b
 _AVIF_BRANDS = {b"avif", b"avis"}
 # The DIB header's size, right after "BM" and the file header: a text that starts "BM" is no BMP.
 _BMP_HEADER_SIZES = {size.to_bytes(4, "little") for size in (12, 16, 40, 52, 56, 64, 108, 124)}
+# libvips keeps its last 100 operations, inputs included, to answer a repeat at once. Mizual
+# never repeats one (every upload and every edit is a new buffer), so the cache only held on to
+# memory: an API process kept each recent upload (+40 MB of RSS per 50 MP JPEG, up to 100 of
+# them), since the cache's own limit does not count the buffers it references.
+pyvips.cache_set_max(0)
+
 RESULT_JPEG_QUALITY = 85
 # Above this size a JPEG result is written baseline, without optimised Huffman tables: both of
 # those make libjpeg hold every DCT coefficient of the image until the end (3 bytes a pixel, so
