@@ -20,7 +20,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import db_ops, imaging_compare, memory, overhead, throughput
+from bench import ceiling, db_ops, imaging_compare, memory, overhead, throughput
 from bench.common import (
     ROOT,
     Distributed,
@@ -93,6 +93,8 @@ def orchestration(folder: Path, s3: S3Server, table: Table, notes: list[str]) ->
         log("distributed, 100 pollers")
         stack.workers(1, 2, POLL_ENV)
         polls["distributed"] = throughput.pollers(stack)
+    log("ceiling: a one-route FastAPI app, 100 pollers")
+    bare = ceiling.measure()
 
     goals = {"embedded": 15.0, "distributed": 40.0}
     for mode, result in overheads.items():
@@ -134,6 +136,9 @@ def orchestration(folder: Path, s3: S3Server, table: Table, notes: list[str]) ->
             " ms, "
             f"{sum(r['warmup_stale'] for r in runs)} stale reads."
         )
+    name = "ceiling: the same pollers on a one-route FastAPI app (bench/ceiling.py)"
+    table.add(f"{name}, req/s", [run["rps"] for run in bare], "req/s", "", None, 0)
+    table.add("ceiling: … p99 latency", [run["p99_ms"] for run in bare], "ms")
     for mode, medians in stages.items():
         notes.append(
             f"{mode} stage medians (ms): "
