@@ -48,7 +48,7 @@ async def edit_status(edit_uuid: str, runtime: RuntimeDep) -> JSONResponse:
     # EditStatusView, so it is sent as it is rather than validated against the model again.
     view = await runtime.edits.cached_status(edit_uuid)
     if view is None:
-        view = await run_in_threadpool(runtime.edits.status, edit_uuid)
+        view = await run_in_threadpool(runtime.edits.status_after_miss, edit_uuid)
     return JSONResponse(view)
 
 

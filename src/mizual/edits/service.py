@@ -195,10 +195,15 @@ class EditService:
         return self._fill_status(self.get(edit_uuid))
 
     async def cached_status(self, edit_id: str) -> dict[str, Any] | None:
-        """`status` if the cache holds it, else None: for the event loop (no thread, no
-        database). A malformed id fails here as it does in `status`."""
+        """`status` if the cache holds it, else None (then call `status_after_miss` in a
+        thread): for the event loop, without the database. A malformed id fails here."""
         cached = await self.cache.aget(self._status_key(parse_edit_id(edit_id)))
         return None if cached is None else dict(cached)
+
+    def status_after_miss(self, edit_id: str) -> dict[str, Any]:
+        """`status` from the database, for a caller that has just missed the cache: asking it
+        again would only double the wait while Redis is unreachable."""
+        return self._fill_status(self.get(parse_edit_id(edit_id)))
 
     def view(self, record: EditRecord) -> dict[str, Any]:
         return EditStatusView.from_record(record, storage=self.storage).model_dump(mode="json")
