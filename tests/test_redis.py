@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import threading
 
 import redis
 
@@ -78,3 +81,42 @@ def test_daily_limit_is_shared_by_api_processes(make_server, redis_url: str) -> 
             refused = submit(client, "flip it", jpeg_bytes(64, 48))
             assert refused.status_code == 429
             assert "at most 2 edits a day" in refused.json()["detail"]
+
+
+class _SilentServer:
+    """Accepts TCP connections and never answers: Redis hung, or a firewall dropping packets."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.connections: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                self.connections.append(self.sock.accept()[0])
+
+    def close(self) -> None:
+        for connection in self.connections:
+            connection.close()
+        self.sock.close()
+
+
+def test_a_hung_redis_slows_status_polls_but_does_not_stop_them(make_server) -> None:  # type: ignore[no-untyped-def]
+    silent = _SilentServer()
+    try:
+        server = make_server({"REDIS_URL": f"redis://127.0.0.1:{silent.port}/0"})
+        with server.client() as client:
+            status = edit_and_wait(client, "flip it", jpeg_bytes(64, 48))
+            assert status["status"] == "completed"
+            # Each poll gives up on the cache and the rate limit after their timeouts (0.5 s)
+            # and answers from the database.
+            again = client.get(f"/edit/{status['uuid']}", timeout=10)
+            assert again.status_code == 200
+            assert again.json()["status"] == "completed"
+    finally:
+        silent.close()
+    assert "answering from the database" in server.log()
