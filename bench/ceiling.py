@@ -15,10 +15,8 @@ import json
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 # The shape and size of a status answer for an edit in progress.
@@ -58,33 +56,15 @@ def serve(port: int) -> None:
 def measure() -> list[dict[str, Any]]:
     """ROUNDS runs of POLLERS pollers for POLL_SECONDS each, as `throughput.pollers`."""
     from bench.common import ROOT
-    from bench.throughput import POLL_SECONDS, POLLERS, ROUNDS
+    from bench.throughput import ROUNDS, run_pollers
     from tests.support import free_port
 
     port = free_port()
     server = subprocess.Popen([sys.executable, __file__, "serve", str(port)], cwd=ROOT)
     try:
         _wait_for_port(port)
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as ids:
-            json.dump([str(uuid.uuid4()) for _ in range(300)], ids)
-        runs = []
-        for _ in range(ROUNDS):
-            done = subprocess.run(
-                [
-                    sys.executable,
-                    str(ROOT / "bench" / "pollers.py"),
-                    f"http://127.0.0.1:{port}",
-                    str(POLLERS),
-                    str(POLL_SECONDS),
-                    ids.name,
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            runs.append(json.loads(done.stdout))
-        Path(ids.name).unlink()
-        return runs
+        edit_ids = [str(uuid.uuid4()) for _ in range(300)]
+        return [run_pollers(f"http://127.0.0.1:{port}", edit_ids) for _ in range(ROUNDS)]
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -47,13 +47,22 @@ def pollers(stack: Stack) -> list[dict[str, Any]]:
     results = []
     for _ in range(ROUNDS):
         edit_ids = submit_many(stack.url, image, POLL_EDITS)
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as ids:
-            json.dump(edit_ids, ids)
+        results.append(run_pollers(stack.url, edit_ids))
+        with stack.client() as client:  # let the batch finish before the next round
+            wait_all(client, edit_ids, timeout=300)
+    return results
+
+
+def run_pollers(url: str, edit_ids: list[str]) -> dict[str, Any]:
+    """One run of bench/pollers.py (POLLERS pollers, POLL_SECONDS) in a process of its own."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as ids:
+        json.dump(edit_ids, ids)
+    try:
         done = subprocess.run(
             [
                 sys.executable,
                 str(ROOT / "bench" / "pollers.py"),
-                stack.url,
+                url,
                 str(POLLERS),
                 str(POLL_SECONDS),
                 ids.name,
@@ -62,8 +71,7 @@ def pollers(stack: Stack) -> list[dict[str, Any]]:
             text=True,
             check=True,
         )
+    finally:
         Path(ids.name).unlink()
-        results.append(json.loads(done.stdout))
-        with stack.client() as client:  # let the batch finish before the next round
-            wait_all(client, edit_ids, timeout=300)
-    return results
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result

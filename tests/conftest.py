@@ -80,6 +80,17 @@ def postgres_schema(postgres_url: str) -> Iterator[str]:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_options(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Settings for one of the two databases: a test that takes them runs on each."""
+    if request.param == "sqlite":
+        return {}
+    return {
+        "database_url": request.getfixturevalue("postgres_url"),
+        "database_schema": request.getfixturevalue("postgres_schema"),
+    }
+
+
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     instance = S3Server(tmp_path_factory.mktemp("s3")).start()

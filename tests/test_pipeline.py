@@ -53,15 +53,9 @@ class CountingEditor(LocalEditingProvider):
         return super().edit(request)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def runtime(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runtime]:
-    database: dict[str, str] = {}
-    if request.param == "postgresql":
-        database = {
-            "database_url": request.getfixturevalue("postgres_url"),
-            "database_schema": request.getfixturevalue("postgres_schema"),
-        }
-    settings = load_settings(data_dir=tmp_path, environment="preview", **database)
+@pytest.fixture
+def runtime(database_options: dict[str, str], tmp_path: Path) -> Iterator[Runtime]:
+    settings = load_settings(data_dir=tmp_path, environment="preview", **database_options)
     built = build_runtime(settings, with_workers=False)
     upgrade(built.engine, schema=settings.database_schema)
     yield built

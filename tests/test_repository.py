@@ -29,15 +29,9 @@ def _engine(tmp_path: Path, **database: str) -> Iterator[Engine]:
     built.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def repository(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EditRepository]:
-    database: dict[str, str] = {}
-    if request.param == "postgresql":
-        database = {
-            "database_url": request.getfixturevalue("postgres_url"),
-            "database_schema": request.getfixturevalue("postgres_schema"),
-        }
-    for built in _engine(tmp_path, **database):
+@pytest.fixture
+def repository(database_options: dict[str, str], tmp_path: Path) -> Iterator[EditRepository]:
+    for built in _engine(tmp_path, **database_options):
         yield EditRepository(built, OperationTimings())
 
 
