@@ -83,9 +83,10 @@ def _ancestors(edit_uuid: UUID) -> CTE:
 
 
 class EditRepository:
-    """Every method is one transaction. Those of a single statement run in autocommit mode:
-    PostgreSQL makes one statement atomic by itself, and the BEGIN and COMMIT round trips would
-    double the cost of a read or an update.
+    """Writes of several statements are one transaction; everything else runs in autocommit
+    mode: PostgreSQL makes one statement atomic by itself, and the BEGIN and COMMIT round trips
+    would double the cost of a read or an update. (A read of several statements, `chain`, sees
+    what is committed when each runs, as it would inside a READ COMMITTED transaction.)
 
     Writes are durable unless the caller marks them as progress (`durable=False`): PostgreSQL
     then acknowledges the commit before its WAL reaches the disk (about 2 ms less here). A
