@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
+from mizual.errors import RateLimited
+from mizual.kit.ratelimit import RateLimiter, Rule
 from tests.support import jpeg_bytes, submit, wait_for
 
 IMAGE = jpeg_bytes(64, 48)
@@ -80,3 +83,20 @@ def test_chain_and_feedback_limits(make_server) -> None:  # type: ignore[no-unty
             words="5 feedback messages",
             max_wait=60,
         )
+
+
+def test_a_store_failing_while_refusing_still_refuses_with_a_wait(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    limiter = RateLimiter()
+    rule = Rule.of("status", "1/minute", "at most 1 status check a minute")
+    limiter.hit(rule, "10.0.0.1")
+
+    def store_gone(*_args: object) -> None:
+        raise ConnectionError("store gone")
+
+    monkeypatch.setattr(limiter._strategy, "get_window_stats", store_gone)
+    with pytest.raises(RateLimited) as refused:
+        limiter.hit(rule, "10.0.0.1")
+    assert refused.value.retry_after == 1
+    assert "Try again in 1 second" in refused.value.message

@@ -32,6 +32,11 @@ class Rule:
         return cls(name=name, limit=parse(spec), describe=describe)
 
 
+# The store refused a request, then failed to say when the window frees up: still a 429 (with
+# the shortest wait), never a 500.
+_UNKNOWN_WINDOW = WindowStats(reset_time=0.0, remaining=0)
+
+
 class RateLimiter:
     """Limits per client. With Redis, every API process shares the counts.
 
@@ -90,7 +95,11 @@ class RateLimiter:
             self._warn(exc)
             return
         if not allowed:
-            stats = await strategy.get_window_stats(rule.limit, rule.name, client)
+            try:
+                stats = await strategy.get_window_stats(rule.limit, rule.name, client)
+            except Exception as exc:
+                self._warn(exc)
+                stats = _UNKNOWN_WINDOW
             raise self._refused(rule, stats)
 
     def spend(self, rule: Rule, client: str) -> None:
@@ -111,7 +120,12 @@ class RateLimiter:
             logger.warning("rate-limit store failed, allowing the request: %r", exc)
 
     def _refusal(self, rule: Rule, client: str) -> RateLimited:
-        return self._refused(rule, self._strategy.get_window_stats(rule.limit, rule.name, client))
+        try:
+            stats = self._strategy.get_window_stats(rule.limit, rule.name, client)
+        except Exception as exc:
+            self._warn(exc)
+            stats = _UNKNOWN_WINDOW
+        return self._refused(rule, stats)
 
     def _refused(self, rule: Rule, stats: WindowStats) -> RateLimited:
         if self._on_refusal is not None:
