@@ -231,3 +231,26 @@ def test_sweep_fails_edits_stuck_in_processing(runtime: Runtime) -> None:
     assert "stopped making progress" in status["message"]
     assert runtime.edits.get(busy).status == "processing"
     assert runtime.edits.fail_stuck_edits() == 0
+
+
+def test_a_poll_that_read_the_row_before_a_change_cannot_cache_it_during_the_change(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A poll reads the database (pending), a worker changes the edit, the poll then stores what
+    it read: the next poll, before the worker has written the new status, must not see it."""
+    edit_id = str(new_edit(runtime))
+    stale = runtime.edits.get(UUID(edit_id))
+    service, repository = runtime.edits, runtime.edits.repository
+    real_update = repository.update
+    polls: list[dict[str, object]] = []
+
+    def update_then_let_the_slow_poll_store_its_read(edit_uuid: UUID, **values: object) -> object:
+        updated = real_update(edit_uuid, **values)
+        service._fill_status(stale)  # the slow poll's `add` of the row it read before
+        polls.append(service.status(edit_id))  # the next poll, while the change is unpublished
+        return updated
+
+    monkeypatch.setattr(repository, "update", update_then_let_the_slow_poll_store_its_read)
+    service.change(UUID(edit_id), processing_stage="initialization")
+    assert polls[0]["processing_stage"] == "initialization"
+    assert service.status(edit_id)["processing_stage"] == "initialization"

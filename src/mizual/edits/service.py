@@ -28,10 +28,12 @@ logger = logging.getLogger(__name__)
 
 STATUS_TTL_SECONDS = 30
 CHAIN_TTL_SECONDS = 60
-# While a chain grows, its cached shape is replaced by this marker for a few seconds, so a reader
-# that loaded the old shape just before cannot store it back (`add` never overwrites).
-CHAIN_CHANGING_SECONDS = 10
-_CHAIN_CHANGING = "changing"
+# While an edit changes (or its chain grows), its cached status (or chain shape) is replaced by
+# this marker until the new one is written, for at most a few seconds: a reader that loaded the
+# old row just before cannot store it back in between (`add` never overwrites), and a reader
+# that meets the marker reads the database.
+CHANGING_SECONDS = 10
+_CHANGING = "changing"
 STUCK_MESSAGE = "Your edit stopped making progress and was cancelled. Please submit it again."
 QUEUE_DOWN_MESSAGE = (
     "Edits cannot be queued right now because the job queue is unreachable. Please try again "
@@ -189,16 +191,15 @@ class EditService:
 
     def status(self, edit_id: str) -> dict[str, Any]:
         edit_uuid = parse_edit_id(edit_id)
-        cached = self.cache.get(self._status_key(edit_uuid))
+        cached = _as_view(self.cache.get(self._status_key(edit_uuid)))
         if cached is not None:
-            return dict(cached)
+            return cached
         return self._fill_status(self.get(edit_uuid))
 
     async def cached_status(self, edit_id: str) -> dict[str, Any] | None:
         """`status` if the cache holds it, else None (then call `status_after_miss` in a
         thread): for the event loop, without the database. A malformed id fails here."""
-        cached = await self.cache.aget(self._status_key(parse_edit_id(edit_id)))
-        return None if cached is None else dict(cached)
+        return _as_view(await self.cache.aget(self._status_key(parse_edit_id(edit_id))))
 
     def status_after_miss(self, edit_id: str) -> dict[str, Any]:
         """`status` from the database, for a caller that has just missed the cache: asking it
@@ -212,10 +213,11 @@ class EditService:
         """Record a change to an edit and publish it. `durable=False` marks mere progress, which
         a database crash may lose (the edit is then resumed from its last durable state).
 
-        The cached status is dropped before the write, so in the moment between the commit and
-        the new cache entry a poll reads the database, never the state before the change.
+        The cached status is marked as changing before the write, so in the moment between the
+        commit and the new cache entry a poll reads the database, never the state before the
+        change.
         """
-        self.cache.delete(self._status_key(edit_uuid))
+        self._mark_changing(edit_uuid)
         record = self.repository.update(edit_uuid, durable=durable, **values)
         if record is not None:
             self.publish(record)
@@ -223,7 +225,7 @@ class EditService:
 
     def start_attempt(self, edit_uuid: UUID) -> EditRecord | None:
         """Mark an unfinished edit as processing (one more attempt); None if it is finished."""
-        self.cache.delete(self._status_key(edit_uuid))
+        self._mark_changing(edit_uuid)
         record = self.repository.start_attempt(edit_uuid)
         if record is not None:
             self.publish(record)
@@ -240,6 +242,9 @@ class EditService:
             except Exception:  # streams also re-read at every heartbeat; never fail the edit
                 logger.exception("edit %s: could not notify its event streams", record.uuid)
         return view
+
+    def _mark_changing(self, edit_uuid: UUID) -> None:
+        self.cache.set(self._status_key(edit_uuid), _CHANGING, ttl_seconds=CHANGING_SECONDS)
 
     def _fill_status(self, record: EditRecord) -> dict[str, Any]:
         # `add`, not `set`: a worker's newer state, written meanwhile, must win over this read.
@@ -279,22 +284,21 @@ class EditService:
 
     def _member_views(self, members: list[UUID]) -> list[dict[str, Any]] | None:
         """Each member's current status: from the status cache, the rest from the database."""
-        cached = self.cache.get_many([self._status_key(member) for member in members])
+        keys = [self._status_key(member) for member in members]
+        cached = [_as_view(value) for value in self.cache.get_many(keys)]
         missing = [member for member, view in zip(members, cached, strict=True) if view is None]
         loaded = {record.uuid: record for record in self.repository.get_many(missing)}
         if len(loaded) < len(missing):
             return None  # the cached shape names an edit the database lacks; read it afresh
         return [
-            dict(view) if view is not None else self._fill_status(loaded[member])
+            view if view is not None else self._fill_status(loaded[member])
             for member, view in zip(members, cached, strict=True)
         ]
 
     def _forget_chains_through(self, parent_uuid: UUID) -> None:
         """A new child changes the chain seen from its parent and from every ancestor."""
         for member in self.repository.lineage(parent_uuid):
-            self.cache.set(
-                self._chain_key(member), _CHAIN_CHANGING, ttl_seconds=CHAIN_CHANGING_SECONDS
-            )
+            self.cache.set(self._chain_key(member), _CHANGING, ttl_seconds=CHANGING_SECONDS)
 
     # Recovery ----------------------------------------------------------------------------------
 
@@ -326,3 +330,8 @@ class EditService:
 
     def _chain_key(self, edit_uuid: UUID) -> str:
         return f"{self._prefix}chain:{edit_uuid}"
+
+
+def _as_view(cached: Any) -> dict[str, Any] | None:
+    """A cached status view (a copy), or None for a miss or the changing marker."""
+    return dict(cached) if isinstance(cached, dict) else None
