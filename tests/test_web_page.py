@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import fnmatch
+import json
 import os
 import re
 import tomllib
@@ -25,7 +26,14 @@ import pyvips
 from playwright.sync_api import Browser, ConsoleMessage, Page, Route, expect, sync_playwright
 
 from mizual.web import STATIC_DIR
-from tests.support import MizualServer, colourfulness, encode, jpeg_bytes, submit
+from tests.support import (
+    MizualServer,
+    colourfulness,
+    edit_and_wait,
+    encode,
+    jpeg_bytes,
+    submit,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -45,6 +53,9 @@ DOCS_PICTURE = ROOT / "docs" / "images" / "web-page.png"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 READY = "Your edited image is ready!"
+# The server's own status-check limit, not the shared server's relaxed one: a reload must fit in
+# it. Edits may follow each other at once.
+REAL_STATUS_LIMIT = {"RATE_LIMIT_STATUS_CHECKS_PER_MINUTE": "30"}
 # A 1x1 GIF: a format the server refuses with a reason.
 GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==")
 
@@ -153,6 +164,19 @@ def wait_for_result(page: Page) -> None:
             && window.mizual.state.shown?.uuid === following;
         }"""
     )
+
+
+def address(server: MizualServer, edit: str) -> str:
+    return f"{server.url}/?edit={edit}"
+
+
+def expect_no_result(page: Page) -> None:
+    """Nothing of a result: no picture, no download, no way to continue from it, no rating."""
+    expect(page.locator("#result-section")).to_be_hidden()
+    expect(page.get_by_role("link", name="Download")).to_have_count(0)
+    expect(page.get_by_role("button", name="Edit this result")).to_have_count(0)
+    expect(page.get_by_alt_text(re.compile("^The image after"))).to_be_hidden()
+    expect(page.get_by_role("button", name="👍 Yes")).to_have_count(0)
 
 
 def status_of(server: MizualServer, edit: str) -> dict[str, Any]:
@@ -368,9 +392,242 @@ def test_a_failed_edit_and_a_refused_format_are_sentences(
     expect(alert).to_have_text(f"The edit failed: {view['message']}")
     expect(page.locator("#progress-section")).to_have_class("card failed")
     expect(page.locator("#progress-message")).to_have_text("The edit stopped.")
-    expect(page.locator("#result-section")).to_be_hidden()
+    expect_no_result(page)
     expect(page.get_by_role("button", name="Edit image")).to_be_enabled()
+    # A lone failed edit is no chain to show.
+    expect(page.locator("#chain-section")).to_be_hidden()
+    # The failure is in the address, and a reload shows the same failure and nothing more.
+    assert page.url == address(server, view["uuid"])
+    page.reload()
+    expect(alert).to_have_text(f"The edit failed: {view['message']}")
+    expect(page.locator("#progress-message")).to_have_text("The edit stopped.")
+    expect_no_result(page)
+    expect(page.locator("#chain-section")).to_be_hidden()
     page.screenshot(path=str(ARTIFACTS / "web-page-failed.png"), full_page=True)
+
+
+def test_the_address_keeps_a_chain_of_two_edits_through_reloads(
+    make_server: Callable[..., MizualServer],
+    open_page: Callable[[MizualServer], Page],
+) -> None:
+    server = make_server(REAL_STATUS_LIMIT)
+    page = open_page(server)
+    thumbs = page.locator("#chain-strip .thumb")
+    prompt_line = page.locator("#result-prompt")
+    source_text = page.locator("#chain-source-text")
+
+    choose(page, jpeg_bytes(), "gradient.jpg")
+    page.get_by_label("What should change?").fill("make it black and white")
+    page.get_by_role("button", name="Edit image").click()
+    # The address names the edit as soon as it is accepted.
+    page.wait_for_url(re.compile(r"/\?edit=[0-9a-f-]{36}$"))
+    wait_for_result(page)
+    first = edit_id(page)
+    assert page.url == address(server, first)
+    first_view = status_of(server, first)
+
+    page.reload()
+    wait_for_result(page)
+    assert edit_id(page) == first
+    expect(prompt_line).to_have_text("Step 1: “make it black and white”")
+    expect(page.locator("#progress-message")).to_have_text(READY)
+    assert page.get_attribute("#after-image", "src") == first_view["edited_image_url"]
+    assert page.get_attribute("#before-image", "src") == first_view["original_image_url"]
+    expect(thumbs).to_have_count(1)
+    expect(thumbs.nth(0)).to_have_attribute("aria-current", "step")
+    # A single edit's image went with the old page: the form asks for an image again.
+    expect(page.locator("#source-chain")).to_be_hidden()
+
+    page.get_by_role("button", name="Edit this result").click()
+    page.get_by_label("What should change?").fill("rotate 90 degrees clockwise")
+    page.get_by_role("button", name="Edit image").click()
+    page.wait_for_function(
+        f"() => document.getElementById('progress-section').dataset.edit !== '{first}'"
+    )
+    wait_for_result(page)
+    second = edit_id(page)
+    assert page.url == address(server, second)
+    expect(thumbs).to_have_count(2)
+
+    # Loading the page spends one status check and one chain look-up, nothing more.
+    asked: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            asked.append(re.sub(r"^https?://[^/]+", "", request.url))
+            if re.search(r"/(edit|chain)/", request.url)
+            else None
+        ),
+    )
+    page.reload()
+    wait_for_result(page)
+    expect(prompt_line).to_have_text("Step 2: “rotate 90 degrees clockwise”")
+    expect(thumbs).to_have_count(2)
+    expect(thumbs.nth(0)).to_have_attribute("aria-label", "Step 1: make it black and white")
+    expect(thumbs.nth(1)).to_have_attribute("aria-current", "step")
+    # The next edit goes on from the newest result, as it did before the reload.
+    expect(source_text).to_contain_text("result of step 2")
+    assert sorted(asked) == [f"/chain/{second}", f"/edit/{second}"]
+
+    # Choosing step 1 puts it in the address; a reload comes back to it, in the whole chain.
+    thumbs.nth(0).click()
+    expect(prompt_line).to_have_text("Step 1: “make it black and white”")
+    assert page.url == address(server, first)
+    page.reload()
+    expect(prompt_line).to_have_text("Step 1: “make it black and white”")
+    expect(page.locator("#after-image")).to_have_attribute("src", first_view["edited_image_url"])
+    expect(thumbs).to_have_count(2)
+    expect(thumbs.nth(0)).to_have_attribute("aria-current", "step")
+    expect(thumbs.nth(1)).not_to_have_attribute("aria-current", "step")
+    expect(source_text).to_contain_text("result of step 2")
+    thumbs.nth(1).click()
+    expect(prompt_line).to_have_text("Step 2: “rotate 90 degrees clockwise”")
+    assert page.url == address(server, second)
+
+
+def as_older_servers_answer(route: Route) -> None:
+    """The edit JSON (and event stream) as servers before the reference's meaning answered:
+    `is_complete` only on success."""
+
+    def older(value: Any) -> Any:
+        if isinstance(value, dict):
+            value = {key: older(item) for key, item in value.items()}
+            if "is_complete" in value:
+                value["is_complete"] = value.get("status") == "completed"
+        elif isinstance(value, list):
+            value = [older(item) for item in value]
+        return value
+
+    response = route.fetch()  # an event stream of a finished edit ends after `done`
+    lines = response.text().split("\n")
+    if response.headers.get("content-type", "").startswith("application/json"):
+        lines = [json.dumps(older(json.loads(response.text())))]
+    else:
+        lines = [
+            f"data: {json.dumps(older(json.loads(line[6:])))}"
+            if line.startswith("data: ")
+            else line
+            for line in lines
+        ]
+    route.fulfill(response=response, body="\n".join(lines))
+
+
+@pytest.mark.parametrize("meaning", ["finished", "succeeded"])
+def test_a_failed_step_of_a_chain_shows_its_failure_and_survives_a_reload(
+    make_server: Callable[..., MizualServer],
+    open_page: Callable[[MizualServer], Page],
+    meaning: str,
+) -> None:
+    """`is_complete` means "finished" (the reference's, and ours) or, on older servers,
+    "succeeded": the page is right with either."""
+    server = make_server(REAL_STATUS_LIMIT)
+    with server.client() as http:
+        first = edit_and_wait(http, "make it black and white", jpeg_bytes())
+    assert first["status"] == "completed"
+    page = open_page(server)
+    if meaning == "succeeded":
+        page.route(re.compile(r"/(edit|chain)/[^?]*$"), as_older_servers_answer)
+    page.goto(address(server, first["uuid"]))
+    wait_for_result(page)
+    expect(page.locator("#result-prompt")).to_have_text("Step 1: “make it black and white”")
+
+    page.get_by_role("button", name="Edit this result").click()
+    page.get_by_label("What should change?").fill("add a hat")
+    page.get_by_role("button", name="Edit image").click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("The edit failed: ")
+    failed = edit_id(page)
+    view = status_of(server, failed)
+    assert view["is_error"]
+    assert view["status"] == "failed"
+    if meaning == "succeeded":
+        assert page.evaluate(f"fetch('/edit/{failed}').then(r => r.json())")["is_complete"] is False
+    thumbs = page.locator("#chain-strip .thumb")
+
+    def shows_the_failure() -> None:
+        expect(alert).to_have_text(f"The edit failed: {view['message']}")
+        expect_no_result(page)
+        expect(thumbs).to_have_count(2)
+        expect(thumbs.nth(1)).to_have_attribute("aria-label", "Step 2: add a hat (failed)")
+        expect(thumbs.nth(1)).to_have_attribute("aria-current", "step")
+        # The next try starts from the last good result, step 1.
+        expect(page.locator("#chain-source-text")).to_contain_text("result of step 1")
+
+    shows_the_failure()
+    assert page.url == address(server, failed)
+    page.reload()
+    shows_the_failure()
+
+    # Step 1 is still there to see; the failure goes with it, and comes back with step 2.
+    thumbs.nth(0).click()
+    expect(page.locator("#result-prompt")).to_have_text("Step 1: “make it black and white”")
+    expect(alert).to_be_hidden()
+    expect(page.locator("#progress-message")).to_have_text(READY)
+    thumbs.nth(1).click()
+    expect(alert).to_have_text(f"The edit failed: {view['message']}")
+    expect_no_result(page)
+
+
+def test_an_unfinished_edit_in_the_address_is_followed_to_its_result(
+    server: MizualServer,
+    open_page: Callable[[MizualServer], Page],
+) -> None:
+    with server.client() as http:
+        done = edit_and_wait(http, "make it black and white", jpeg_bytes())
+    page = open_page(server)
+
+    # The page's one status check answers as while the edit was still being made; only by
+    # following it can the page learn that it finished.
+    def still_working(route: Route) -> None:
+        body = {
+            **done,
+            "status": "processing",
+            "processing_stage": "editing_image",
+            "message": "Still editing…",
+            "progress_percent": 60,
+            "is_complete": False,
+            "edited_image_url": None,
+        }
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+    page.route(f"**/edit/{done['uuid']}", still_working)
+    page.goto(address(server, done["uuid"]))
+    wait_for_result(page)
+    expect(page.locator("#progress-message")).to_have_text(READY)
+    assert page.get_attribute("#after-image", "src") == done["edited_image_url"]
+    assert page.get_attribute("#progress-section", "data-transport") == "events"
+
+
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        ("not-an-edit", "which is not an edit id"),
+        ("550e8400-e29b-41d4-a716-446655440000", "There is no edit 550e8400-"),
+    ],
+)
+def test_a_bad_edit_in_the_address_is_a_sentence_on_the_usual_page(
+    server: MizualServer,
+    open_page: Callable[[MizualServer], Page],
+    edit: str,
+    words: str,
+) -> None:
+    page = open_page(server)
+    page.goto(address(server, edit))
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text(words)
+    expect(alert).to_contain_text("Choose an image to start a new edit.")
+    # The address forgets it, so a reload is the plain page.
+    page.wait_for_url(f"{server.url}/")
+    expect(page.locator("#progress-section")).to_be_hidden()
+    expect(page.locator("#result-section")).to_be_hidden()
+    expect(page.locator("#chain-section")).to_be_hidden()
+    # And the page works as ever.
+    choose(page, jpeg_bytes(), "gradient.jpg")
+    page.get_by_label("What should change?").fill("make it black and white")
+    page.get_by_role("button", name="Edit image").click()
+    wait_for_result(page)
+    expect(alert).to_have_count(0)
+    assert page.url == address(server, edit_id(page))
 
 
 def test_too_large_and_rate_limited_are_sentences_with_what_to_do(

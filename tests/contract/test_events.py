@@ -20,6 +20,7 @@ def test_stream_ends_with_done_and_agrees_with_polling(client: httpx.Client) -> 
     assert events[-1].data == client.get(f"/edit/{edit_id}").json()
     assert events[-1].data is not None
     assert events[-1].data["status"] == "completed"
+    assert all(event.data["is_complete"] is False for event in events[:-1] if event.data)
     ids = [event.id or 0 for event in events]
     assert ids == sorted(set(ids))
     stages = [ORDER[str(event.stage)] for event in events]
@@ -37,6 +38,7 @@ def test_failed_edit_ends_its_stream_with_done_and_the_reason(client: httpx.Clie
     final = events[-1].data
     assert final is not None
     assert final["status"] == "failed"
+    assert (final["is_complete"], final["is_error"]) == (True, True)
     assert "did not understand 'add a hat'" in final["message"]
     assert final == client.get(f"/edit/{edit_id}").json()
 

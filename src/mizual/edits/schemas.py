@@ -63,8 +63,11 @@ class EditStatusView(BaseModel):
     processing_stage: str | None
     message: str
     progress_percent: int
-    is_complete: bool
-    is_error: bool
+    is_complete: bool = Field(
+        description="Processing has finished, successfully or not (as in the reference): stop "
+        "polling. `is_error` or `status` says which."
+    )
+    is_error: bool = Field(description="The edit failed; `message` says why and what to do.")
     edited_image_url: str | None
     created_at: datetime
     # Ours, beyond the reference's fields:
@@ -104,7 +107,7 @@ class EditStatusView(BaseModel):
             processing_stage=FAILED_STAGE if failed else stage,
             message=message,
             progress_percent=progress,
-            is_complete=completed,
+            is_complete=completed or failed,
             is_error=failed,
             edited_image_url=storage.url(record.result_key)
             if completed and record.result_key

@@ -113,7 +113,17 @@ export function eventsUrl(editId) {
   return `/edit/${encodeURIComponent(editId)}/events`;
 }
 
+/** Processing has stopped, one way or the other. `is_complete` alone means this on servers that
+ * follow the reference; older ones set it only on success, hence `is_error` as well. */
 export const isFinished = (view) => Boolean(view.is_complete || view.is_error);
+
+/** The edit has a result to show. Never `is_complete` alone: a failed edit is complete too. */
+export const hasSucceeded = (view) => view.status === "completed" && !view.is_error;
+
+export const hasFailed = (view) => Boolean(view.is_error) || view.status === "failed";
+
+/** The one spelling of an edit id the server accepts (8-4-4-4-12 hexadecimal digits). */
+export const EDIT_ID = /^[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}$/i;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 

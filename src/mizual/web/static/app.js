@@ -1,11 +1,17 @@
 // The Mizual web page: choose or drop an image, say what to change, follow the edit, compare,
 // download, chain further edits and rate them. Plain DOM, no framework, no build step.
+// The address names the edit shown (/?edit=<uuid>), so a reload or a shared link shows it again.
 
 import {
+  EDIT_ID,
   describeBytes,
   describeWait,
   editChain,
+  editStatus,
   followEdit,
+  hasFailed,
+  hasSucceeded,
+  isFinished,
   sendFeedback,
   submitEdit,
 } from "./api.js";
@@ -13,6 +19,7 @@ import {
 const $ = (id) => document.getElementById(id);
 
 const els = {
+  pageNotice: $("page-notice"),
   form: $("edit-form"),
   dropzone: $("dropzone"),
   input: $("image-input"),
@@ -67,6 +74,7 @@ const state = {
   previewUrl: null,
   parent: null, // the edit whose result the next edit starts from (its status view)
   shown: null, // the edit shown in the result section (its status view)
+  current: null, // the uuid of the edit the page is about, as in its address
   stopFollowing: null,
   busy: false,
   waitTimer: 0,
@@ -79,6 +87,23 @@ const state = {
 function showFormError(message) {
   els.formError.textContent = message;
   els.formError.hidden = !message;
+}
+
+function showPageNotice(message) {
+  els.pageNotice.textContent = message;
+  els.pageNotice.hidden = !message;
+}
+
+/** The edit the page is about becomes `editId` (null: none), in the address too. The address is
+ * replaced rather than pushed: Back leaves the page, as for any tool, instead of replaying every
+ * thumbnail chosen. */
+function setCurrent(editId) {
+  state.current = editId;
+  const url = new URL(window.location.href);
+  if (editId) url.searchParams.set("edit", editId);
+  else url.searchParams.delete("edit");
+  if (url.href !== window.location.href) window.history.replaceState(null, "", url);
+  markCurrentThumbnail();
 }
 
 function setBusy(busy) {
@@ -217,8 +242,16 @@ function continueFrom(view, { fresh = true } = {}) {
   }
 }
 
+/** After a reload, the form goes on as it did: from the newest result of a chain of several
+ * steps; a single edit's image is gone with the page, so a new image (or "Edit this result"). */
+function resumeChain(chain) {
+  if (chain.length < 2 || state.parent || state.file) return;
+  const newest = chain.findLast(hasSucceeded);
+  if (newest) continueFrom(newest, { fresh: false });
+}
+
 els.chainButton.addEventListener("click", () => {
-  if (state.shown?.is_complete) continueFrom(state.shown);
+  if (state.shown && hasSucceeded(state.shown)) continueFrom(state.shown);
 });
 els.newImageButton.addEventListener("click", () => {
   useNewImage();
@@ -265,6 +298,7 @@ els.form.addEventListener("submit", async (event) => {
   }
 
   state.stopFollowing?.();
+  showPageNotice("");
   setBusy(true);
   showProgress({
     progress_percent: 0,
@@ -286,7 +320,7 @@ els.form.addEventListener("submit", async (event) => {
 });
 
 function showProgress(view) {
-  const failed = Boolean(view.is_error);
+  const failed = hasFailed(view);
   els.progressSection.hidden = false;
   els.progressSection.classList.toggle("failed", failed);
   els.progressSection.dataset.stage = view.processing_stage ?? "";
@@ -298,23 +332,32 @@ function showProgress(view) {
   els.editError.hidden = !failed;
 }
 
-function follow(editId) {
+/** Follows an edit to its end. `resume`: the page was opened on it, so once its chain is
+ * known the form goes on as before the reload. */
+function follow(editId, { resume = false } = {}) {
   els.progressSection.dataset.edit = editId;
+  setCurrent(editId);
   state.stopFollowing = followEdit(editId, {
     onTransport: (name) => {
       els.progressSection.dataset.transport = name;
     },
     onStatus: (view) => {
       showProgress(view);
-      if (view.is_complete) {
-        setBusy(false);
+      if (!isFinished(view)) return;
+      setBusy(false);
+      // The person may have chosen another step meanwhile; the newest edit is shown now.
+      setCurrent(view.uuid);
+      if (hasSucceeded(view)) {
         showResult(view);
-        loadChain(view.uuid);
         // Within a chain, the next edit goes on from the newest result.
         if (state.parent) continueFrom(view, { fresh: false });
-      } else if (view.is_error) {
-        setBusy(false);
+      } else {
+        hideResult();
         els.editError.scrollIntoView({ block: "nearest" });
+      }
+      // A lone failed edit has no chain worth a request.
+      if (hasSucceeded(view) || view.parent_edit_uuid) {
+        loadChain(view.uuid).then((chain) => chain && resume && resumeChain(chain));
       }
     },
     onTrouble: (message, { fatal = false } = {}) => {
@@ -333,6 +376,22 @@ function follow(editId) {
 function extensionOf(url) {
   const match = /\.(jpe?g|png|webp)(?:$|\?)/i.exec(url);
   return match ? match[1].toLowerCase() : "jpg";
+}
+
+/** A failed edit has no result: nothing to compare, download, continue from or rate. */
+function hideResult() {
+  state.shown = null;
+  els.resultSection.hidden = true;
+}
+
+/** Shows an edit that is not being followed (a chosen step, or the one in the address): its
+ * state in the progress section, and its result if it has one. */
+function showEdit(view) {
+  els.progressSection.dataset.edit = view.uuid;
+  showProgress(view);
+  if (hasSucceeded(view)) showResult(view);
+  else hideResult();
+  setCurrent(view.uuid);
 }
 
 function showResult(view) {
@@ -406,22 +465,40 @@ els.sliderFrame.addEventListener("pointerdown", (event) => {
 
 // ---------------------------------------------------------------- the chain strip
 
+/** The strip for the chain through this edit; its status views, or null if it failed. */
 async function loadChain(editId) {
   let chain;
   try {
     chain = await editChain(editId);
   } catch (error) {
-    if (state.shown?.uuid !== editId) return;
+    if (state.current !== editId) return null;
     els.chainSection.hidden = false;
     els.chainStrip.replaceChildren();
     const note = document.createElement("li");
     note.className = "hint";
     note.textContent = `The chain could not be shown: ${error.message}`;
     els.chainStrip.append(note);
-    return;
+    return null;
   }
   state.chain = chain.chain_history.map((entry) => entry.edit);
   renderChain();
+  return state.chain;
+}
+
+/** A step chosen in the strip. While an edit is being followed, only results are shown, in the
+ * result section; the progress section stays with the edit under way. */
+function chooseStep(view) {
+  if (state.busy) {
+    if (hasSucceeded(view)) {
+      showResult(view);
+      setCurrent(view.uuid);
+    }
+  } else if (isFinished(view)) {
+    showEdit(view);
+  } else {
+    setBusy(true);
+    follow(view.uuid);
+  }
 }
 
 function renderChain() {
@@ -431,30 +508,31 @@ function renderChain() {
     button.type = "button";
     button.className = "thumb";
     button.dataset.uuid = view.uuid;
-    button.setAttribute("aria-label", `Step ${view.chain_position}: ${view.prompt}`);
-    button.title = view.prompt;
+    button.dataset.status = view.status;
+    const failed = hasFailed(view) ? " (failed)" : "";
+    button.setAttribute("aria-label", `Step ${view.chain_position}: ${view.prompt}${failed}`);
+    button.title = `${view.prompt}${failed}`;
     const img = document.createElement("img");
     img.alt = "";
     img.loading = "lazy";
     img.src = view.edited_image_url ?? view.original_image_url;
     const label = document.createElement("span");
-    label.textContent = String(view.chain_position);
+    label.textContent = `${view.chain_position}${failed ? " ✕" : ""}`;
     label.setAttribute("aria-hidden", "true");
     button.append(img, label);
-    button.addEventListener("click", () => {
-      if (view.is_complete) showResult(view);
-    });
+    button.addEventListener("click", () => chooseStep(view));
     item.append(button);
     return item;
   });
   els.chainStrip.replaceChildren(...items);
-  els.chainSection.hidden = items.length === 0;
+  // A chain whose only step failed is just that failure, already shown above.
+  els.chainSection.hidden = !state.chain.some(hasSucceeded);
   markCurrentThumbnail();
 }
 
 function markCurrentThumbnail() {
   for (const button of els.chainStrip.querySelectorAll(".thumb")) {
-    if (button.dataset.uuid === state.shown?.uuid) button.setAttribute("aria-current", "step");
+    if (button.dataset.uuid === state.current) button.setAttribute("aria-current", "step");
     else button.removeAttribute("aria-current");
   }
 }
@@ -505,6 +583,55 @@ async function rate(rating) {
 els.thumbsUp.addEventListener("click", () => rate(1));
 els.thumbsDown.addEventListener("click", () => rate(0));
 els.feedbackForm.addEventListener("submit", (event) => event.preventDefault());
+
+// ---------------------------------------------------------------- the address
+
+const START_AFRESH = "Choose an image to start a new edit.";
+
+/** /?edit=<uuid>: the page shows that edit as it was left, with one status check (then the
+ * event stream if it is unfinished) and one chain request, well within the rate limits. */
+async function openFromAddress() {
+  const editId = new URLSearchParams(window.location.search).get("edit");
+  if (editId === null) return;
+  if (!EDIT_ID.test(editId)) {
+    const shown = editId.length > 60 ? `${editId.slice(0, 60)}…` : editId;
+    showPageNotice(
+      `The page's address names the edit “${shown}”, which is not an edit id (those look like ` +
+        `550e8400-e29b-41d4-a716-446655440000). ${START_AFRESH}`,
+    );
+    setCurrent(null);
+    return;
+  }
+  let view;
+  try {
+    view = await editStatus(editId);
+  } catch (error) {
+    if (error.status === 404 || error.status === 422) {
+      showPageNotice(
+        `There is no edit ${editId} on this server; the link may be from another Mizual ` +
+          `server, or the edit was deleted. ${START_AFRESH}`,
+      );
+      setCurrent(null);
+    } else {
+      // Too many requests, or the server is away: the address stays, so a reload tries again.
+      showPageNotice(`The edit in the page's address could not be shown. ${error.message}`);
+    }
+    return;
+  }
+  if (!isFinished(view)) {
+    setBusy(true);
+    showProgress(view);
+    follow(editId, { resume: true });
+    return;
+  }
+  showEdit(view);
+  if (hasSucceeded(view) || view.parent_edit_uuid) {
+    const chain = await loadChain(editId);
+    if (chain) resumeChain(chain);
+  }
+}
+
+openFromAddress();
 
 // Exposed for people poking at the page from the console; nothing depends on it.
 window.mizual = { state };
