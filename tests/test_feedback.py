@@ -1,10 +1,14 @@
-"""Feedback's address anonymisation (the HTTP behaviour is in tests/contract/test_feedback.py)."""
+"""Feedback's address anonymisation, and the refusal to rate an unfinished edit (the rest of the
+HTTP behaviour is in tests/contract/test_feedback.py)."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 
 from mizual.feedback.service import anonymize_ip
+from tests.support import assert_error, jpeg_bytes, submit
 
 
 @pytest.mark.parametrize(
@@ -26,3 +30,29 @@ from mizual.feedback.service import anonymize_ip
 )
 def test_anonymize_ip(address: str | None, expected: str | None) -> None:
     assert anonymize_ip(address) == expected
+
+
+def test_an_unfinished_edit_cannot_be_rated(make_server) -> None:  # type: ignore[no-untyped-def]
+    # One worker, busy for a minute with the first edit: the second waits its turn.
+    server = make_server(
+        {"EDIT_PROVIDER": "noop", "NOOP_EDIT_DELAY_SECONDS": "60", "MAX_WORKERS": "1"}
+    )
+    with server.client() as client:
+        busy = submit(client, "make it brighter", jpeg_bytes(64, 48)).json()["edit_id"]
+        queued = submit(client, "make it brighter", jpeg_bytes(64, 48)).json()["edit_id"]
+        deadline = time.monotonic() + 30
+        while client.get(f"/edit/{busy}").json()["status"] != "processing":
+            assert time.monotonic() < deadline, "the first edit never started"
+            time.sleep(0.05)
+        assert client.get(f"/edit/{queued}").json()["status"] == "pending"
+
+        for edit_id, reason in ((busy, "it is still being made"), (queued, "it has not started")):
+            refused = client.post("/feedback/", json={"edit_uuid": edit_id, "rating": 1})
+            assert_error(
+                refused,
+                400,
+                "not_ready",
+                "You can rate an edit once it has finished successfully",
+                reason,
+            )
+            assert client.get(f"/feedback/{edit_id}").status_code == 404

@@ -42,6 +42,14 @@ class PayloadTooLarge(MizualError):
     code = "payload_too_large"
 
 
+class NotReady(MizualError):
+    """The edit is not in the state the request needs (rating an edit that has not succeeded).
+    400, as the reference answers it."""
+
+    status_code = 400
+    code = "not_ready"
+
+
 class NotFound(MizualError):
     status_code = 404
     code = "not_found"

@@ -31,6 +31,7 @@ _RATE_LIMIT_HEADERS = {
 }
 
 _DESCRIPTIONS = {
+    400: "The edit is not in a state that allows this (only a completed edit can be rated).",
     401: "The admin token is missing or wrong.",
     404: "No such edit (or, for admin routes, ADMIN_TOKEN is not set).",
     409: "The request conflicts with what is stored (a second rating, an unfinished parent).",

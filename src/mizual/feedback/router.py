@@ -1,25 +1,29 @@
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
 from mizual.deps import ClientIp, RuntimeDep, rate_limit
-from mizual.feedback.schemas import FeedbackCreate, FeedbackResponse
+from mizual.feedback.schemas import FeedbackCreate, FeedbackResponse, FeedbackView
 from mizual.kit.jsonbody import JsonBodyRoute
 from mizual.responses import JSON_BODY_ERRORS, error_responses
 
 router = APIRouter(tags=["feedback"], route_class=JsonBodyRoute)
+
+THANKS = "Thank you for your feedback!"
 
 
 @router.post(
     "/feedback/",
     response_model=FeedbackResponse,
     dependencies=[rate_limit("feedback")],
-    responses=error_responses(404, 409, *JSON_BODY_ERRORS),
+    responses=error_responses(400, 404, 409, *JSON_BODY_ERRORS),
 )
 def submit_feedback(
     body: FeedbackCreate, runtime: RuntimeDep, client: ClientIp
 ) -> FeedbackResponse:
-    """Rate an edit: 1 (thumbs up) or 0 (thumbs down, with text). One rating per edit."""
+    """Rate a completed edit: 1 (thumbs up) or 0 (thumbs down, with text). One rating per edit."""
     record = runtime.feedback.submit(
         edit_id=body.edit_uuid,
         rating=body.rating,
@@ -27,10 +31,22 @@ def submit_feedback(
         client_ip=client,
     )
     return FeedbackResponse(
+        message=THANKS,
+        feedback_id=record.id,
         id=record.id,
         edit_uuid=str(record.edit_uuid),
         rating=record.rating,
         feedback_text=record.feedback_text,
         created_at=record.created_at,
-        message="Thank you for your feedback!",
     )
+
+
+@router.get(
+    "/feedback/{edit_uuid}",
+    response_model=FeedbackView,
+    dependencies=[rate_limit("feedback_lookup")],
+    responses=error_responses(404, 422, 429),
+)
+def get_feedback(edit_uuid: str, runtime: RuntimeDep) -> dict[str, Any]:
+    """The feedback given for an edit; 404 when it has none."""
+    return runtime.feedback.feedback_for(edit_uuid)

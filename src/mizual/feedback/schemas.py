@@ -40,10 +40,29 @@ class FeedbackCreate(BaseModel):
         return value
 
 
+class FeedbackView(BaseModel):
+    """An edit's feedback, as `GET /feedback/{edit_uuid}` answers it (the reference's fields)."""
+
+    id: StrictInt
+    edit_uuid: str
+    rating: int = Field(description="1 for thumbs up, 0 for thumbs down")
+    feedback_text: str | None
+    user_ip: None = Field(
+        default=None,
+        description="Always null: the (anonymised) address is kept for analytics, never shown.",
+    )
+    created_at: datetime
+
+
 class FeedbackResponse(BaseModel):
+    """The answer to `POST /feedback/`: the reference's `success`, `message` and `feedback_id`,
+    and the stored feedback itself."""
+
+    success: Literal[True] = True
+    message: str
+    feedback_id: StrictInt = Field(description="The stored feedback's id (the same as `id`).")
     id: StrictInt
     edit_uuid: str
     rating: int
     feedback_text: str | None
     created_at: datetime
-    message: str

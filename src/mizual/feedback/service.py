@@ -1,14 +1,17 @@
-"""The rules of feedback: one rating per edit, text with every thumbs down, IPs anonymised."""
+"""The rules of feedback: only for a completed edit, one rating per edit, text with every thumbs
+down, IPs anonymised (and never shown)."""
 
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 from uuid import UUID
 
 from mizual.edits.service import EditService, clean_text, parse_edit_id
-from mizual.errors import Conflict, InvalidInput
+from mizual.edits.stages import EditStatus
+from mizual.errors import Conflict, InvalidInput, NotFound, NotReady
 from mizual.feedback.repository import DuplicateFeedback, FeedbackRecord, FeedbackRepository
-from mizual.feedback.schemas import MAX_FEEDBACK_CHARS
+from mizual.feedback.schemas import MAX_FEEDBACK_CHARS, FeedbackView
 from mizual.kit.cache import Cache
 
 
@@ -26,7 +29,12 @@ def anonymize_ip(address: str | None) -> str | None:
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
 
 
-FEEDBACK_TTL_SECONDS = 300
+FEEDBACK_TTL_SECONDS = 300  # as the reference caches it
+_NOT_RATEABLE = {
+    EditStatus.PENDING.value: "it has not started yet",
+    EditStatus.PROCESSING.value: "it is still being made",
+    EditStatus.FAILED.value: "it failed",
+}
 
 
 class FeedbackService:
@@ -51,11 +59,18 @@ class FeedbackService:
                 f"feedback_text: {len(text)} characters is too long; at most "
                 f"{MAX_FEEDBACK_CHARS} are accepted"
             )
-        key = f"{self._prefix}{edit_uuid}"
+        key = self._key(edit_uuid)
         # Feedback never changes once given, so a cached rating answers a repeat at once.
         if self.cache.get(key) is not None:
             raise _already_given(edit_uuid)
-        self.edits.status(str(edit_uuid))  # 404 for an unknown edit (usually from the cache)
+        # 404 for an unknown edit; the state usually comes from the status cache.
+        state = self.edits.status(str(edit_uuid))["status"]
+        if state != EditStatus.COMPLETED:
+            reason = _NOT_RATEABLE.get(state, f"it is {state}")
+            raise NotReady(
+                "You can rate an edit once it has finished successfully; "
+                f"edit {edit_uuid} cannot be rated because {reason}."
+            )
         try:
             record = self.repository.create(
                 edit_uuid=edit_uuid,
@@ -65,10 +80,37 @@ class FeedbackService:
             )
         except DuplicateFeedback:
             raise _already_given(edit_uuid) from None
-        self.cache.set(
-            key, {"id": record.id, "rating": record.rating}, ttl_seconds=FEEDBACK_TTL_SECONDS
-        )
+        self.cache.set(key, _view(record), ttl_seconds=FEEDBACK_TTL_SECONDS)
         return record
+
+    def feedback_for(self, edit_id: str) -> dict[str, Any]:
+        """The edit's feedback (cached for FEEDBACK_TTL_SECONDS); NotFound for an unknown edit
+        or one nobody has rated."""
+        edit_uuid = parse_edit_id(edit_id, field="edit_uuid")
+        key = self._key(edit_uuid)
+        cached = self.cache.get(key)
+        if isinstance(cached, dict) and "created_at" in cached:
+            return cached
+        record = self.repository.get_for_edit(edit_uuid)
+        if record is None:
+            self.edits.status(str(edit_uuid))  # "no edit ... exists" for an unknown edit
+            raise NotFound(f"edit {edit_uuid} has no feedback yet")
+        view = _view(record)
+        self.cache.set(key, view, ttl_seconds=FEEDBACK_TTL_SECONDS)
+        return view
+
+    def _key(self, edit_uuid: UUID) -> str:
+        return f"{self._prefix}{edit_uuid}"
+
+
+def _view(record: FeedbackRecord) -> dict[str, Any]:
+    return FeedbackView(
+        id=record.id,
+        edit_uuid=str(record.edit_uuid),
+        rating=record.rating,
+        feedback_text=record.feedback_text,
+        created_at=record.created_at,
+    ).model_dump(mode="json")
 
 
 def _already_given(edit_uuid: UUID) -> Conflict:
