@@ -207,3 +207,25 @@ def test_api_answers_from_postgresql_when_its_redis_is_down(
         assert "answering from the database" in cut_off.log()
     finally:
         cut_off.stop()
+
+
+def test_an_edit_that_cannot_be_queued_costs_no_daily_image(
+    tmp_path: Path, stack_env: dict[str, str], redis_url: str
+) -> None:
+    # The limits live in a Redis that works; only the broker is down.
+    env = {
+        **stack_env,
+        "REDIS_URL": redis_url,
+        "CELERY_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0",
+        "RATE_LIMIT_DAILY_IMAGES": "1",
+        "RATE_LIMIT_BURST_SECONDS": "10",
+    }
+    migrate(env)
+    broken = MizualServer(tmp_path / "api", env, command="api").start()
+    try:
+        with broken.client() as client:
+            for _ in range(2):
+                refused = submit(client, "flip it", jpeg_bytes(64, 48))
+                assert refused.status_code == 503, refused.text  # never 429: nothing was spent
+    finally:
+        broken.stop()

@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import sqlite3
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import redis
 
-from tests.support import edit_and_wait, free_port, jpeg_bytes, submit
+from tests.support import MizualServer, edit_and_wait, free_port, jpeg_bytes, submit
 
 ADMIN = {"Authorization": "Bearer redis-admin"}
 
@@ -120,3 +122,52 @@ def test_a_hung_redis_slows_status_polls_but_does_not_stop_them(make_server) -> 
     finally:
         silent.close()
     assert "answering from the database" in server.log()
+
+
+def _parallel_submissions(servers: list[MizualServer], count: int) -> list[int]:
+    """`count` valid submissions at once from one client, spread over the API processes."""
+    clients = [server.client() for server in servers]
+    try:
+        with ThreadPoolExecutor(count) as pool:
+            answers = list(
+                pool.map(
+                    lambda n: submit(clients[n % len(clients)], "flip it", jpeg_bytes(64, 48)),
+                    range(count),
+                )
+            )
+    finally:
+        for client in clients:
+            client.close()
+    for answer in answers:
+        assert answer.status_code in (200, 429), answer.text
+    return sorted(answer.status_code for answer in answers)
+
+
+def _stored_edits(server: MizualServer) -> int:
+    with sqlite3.connect(server.data_dir / "mizual.db") as db:
+        return int(db.execute("SELECT count(*) FROM edits").fetchone()[0])
+
+
+def test_parallel_submissions_never_pass_the_daily_limit(make_server, redis_url: str) -> None:  # type: ignore[no-untyped-def]
+    settings = {
+        "REDIS_URL": redis_url,
+        "RATE_LIMIT_DAILY_IMAGES": "3",
+        "RATE_LIMIT_BURST_SECONDS": "0",
+    }
+    first = make_server(settings)
+    second = make_server(settings, data_dir=first.data_dir)
+    assert _parallel_submissions([first, second], 12) == [200] * 3 + [429] * 9
+    assert _stored_edits(first) == 3
+
+
+def test_parallel_submissions_get_one_edit_per_burst_window(make_server, redis_url: str) -> None:  # type: ignore[no-untyped-def]
+    # The reference's defaults: 3 a day, one every 10 seconds.
+    settings = {
+        "REDIS_URL": redis_url,
+        "RATE_LIMIT_DAILY_IMAGES": "3",
+        "RATE_LIMIT_BURST_SECONDS": "10",
+    }
+    first = make_server(settings)
+    second = make_server(settings, data_dir=first.data_dir)
+    assert _parallel_submissions([first, second], 8) == [200] + [429] * 7
+    assert _stored_edits(first) == 1

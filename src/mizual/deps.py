@@ -59,12 +59,21 @@ class Rules:
             f"1/{max(settings.rate_limit_burst_seconds, 1)} seconds",
             f"only one edit every {settings.rate_limit_burst_seconds} seconds is allowed",
         )
+        self.edit_invalid = Rule.of(
+            "edit_invalid",
+            f"{settings.rate_limit_invalid_edits_per_minute}/minute",
+            f"at most {settings.rate_limit_invalid_edits_per_minute} invalid edit requests a "
+            "minute are allowed per client; check the request against the API documentation",
+        )
         self.status = Rule.of(
             "status",
             f"{settings.rate_limit_status_checks_per_minute}/minute",
             f"at most {settings.rate_limit_status_checks_per_minute} status checks a minute",
         )
         self.feedback = Rule.of("feedback", "5/minute", "at most 5 feedback messages a minute")
+        self.feedback_lookup = Rule.of(
+            "feedback_lookup", "10/minute", "at most 10 feedback look-ups a minute"
+        )
         self.chain = Rule.of("chain", "10/minute", "at most 10 chain look-ups a minute")
         self.celery_health = Rule.of("celery_health", "10/minute", "at most 10 a minute")
         self.debug_db_schema = Rule.of("debug_db_schema", "5/minute", "at most 5 a minute")

@@ -6,7 +6,8 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from mizual.deps import ClientIp, Rules, RuntimeDep, rate_limit
+from mizual.deps import RuntimeDep, rate_limit
+from mizual.edits.budget import SubmissionBudget, SubmissionRoute
 from mizual.edits.schemas import EditCreateResponse, EditImageRequest, EditStatusView
 from mizual.kit.jsonbody import JsonBodyRoute
 from mizual.responses import JSON_BODY_ERRORS, error_responses
@@ -14,25 +15,27 @@ from mizual.responses import JSON_BODY_ERRORS, error_responses
 router = APIRouter(tags=["edits"], route_class=JsonBodyRoute)
 
 
-@router.post(
+# A router of its own, for its route class: the budgets are charged and refusals counted there.
+submissions = APIRouter(tags=["edits"], route_class=SubmissionRoute)
+
+
+@submissions.post(
     "/edit-image/",
     response_model=EditCreateResponse,
     responses=error_responses(404, 409, *JSON_BODY_ERRORS),
 )
-def edit_image(
-    body: EditImageRequest, request: Request, runtime: RuntimeDep, client: ClientIp
-) -> EditCreateResponse:
+def edit_image(body: EditImageRequest, request: Request, runtime: RuntimeDep) -> EditCreateResponse:
     """Submit an image and a prompt; returns at once with the id to follow the edit by."""
-    rules: Rules = request.app.state.rules
-    if runtime.settings.burst_protection_enabled:
-        runtime.limiter.hit(rules.edit_burst, client)
-    # Only accepted edits count against the daily allowance: a rejected upload costs nothing.
-    runtime.limiter.check(rules.edit_daily, client)
-    record = runtime.edits.submit(
+    # Checked first, so that a refused request spends none of the client's edits.
+    submission = runtime.edits.prepare(
         prompt=body.prompt, image=body.image, parent_edit_id=body.parent_edit_uuid
     )
-    runtime.limiter.spend(rules.edit_daily, client)
+    with SubmissionBudget.of(request).charge():
+        record = runtime.edits.accept(submission)
     return EditCreateResponse(edit_id=str(record.uuid), polling_url=f"/edit/{record.uuid}")
+
+
+router.include_router(submissions)
 
 
 @router.get(

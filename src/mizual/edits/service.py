@@ -6,6 +6,7 @@ import logging
 import re
 import unicodedata
 import uuid as uuid_module
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -44,6 +45,17 @@ _CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{
 # embeddings, overrides and isolates). ZWNJ and ZWJ (U+200C, U+200D) stay: Persian and Indic
 # words and emoji sequences (👩‍🚀) need them.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A submission that passed every check, not yet stored (see `EditService.prepare`)."""
+
+    prompt: str
+    parent: EditRecord | None
+    chain_position: int
+    # The uploaded image (checked), or the storage key of the parent's result it continues from.
+    source: tuple[bytes, imaging.ImageInfo] | str
 
 
 def parse_edit_id(value: str, *, field: str = "edit id") -> UUID:
@@ -98,6 +110,10 @@ class EditService:
 
     def submit(self, *, prompt: str, image: str | None, parent_edit_id: str | None) -> EditRecord:
         """Validate, store the original, record the edit, then queue it."""
+        return self.accept(self.prepare(prompt=prompt, image=image, parent_edit_id=parent_edit_id))
+
+    def prepare(self, *, prompt: str, image: str | None, parent_edit_id: str | None) -> Submission:
+        """Every check of a submission, nothing stored: what is refused is refused here."""
         text = clean_prompt(prompt)
         parent = self._usable_parent(parent_edit_id) if parent_edit_id else None
         position = (parent.chain_position or 1) + 1 if parent else 1
@@ -107,8 +123,6 @@ class EditService:
                 f"allowed is {self.settings.max_chain_length}; start a new chain from the "
                 "latest result instead"
             )
-
-        edit_uuid = uuid_module.uuid4()
         if image is not None:
             data = decode_image_payload(image, max_bytes=self.settings.max_upload_bytes)
             info = imaging.inspect(
@@ -116,30 +130,39 @@ class EditService:
                 unsupported=self.settings.unsupported_image_types,
                 max_pixels=self.settings.max_image_pixels,
             )
+            return Submission(text, parent, position, source=(data, info))
+        if parent is not None and parent.result_key is not None:
+            return Submission(text, parent, position, source=parent.result_key)
+        raise InvalidInput(
+            "image: an image is required unless parent_edit_uuid names a completed edit"
+        )
+
+    def accept(self, submission: Submission) -> EditRecord:
+        """Store the original, record the edit, then queue it."""
+        edit_uuid = uuid_module.uuid4()
+        parent = submission.parent
+        if isinstance(submission.source, str):
+            original_key = submission.source  # the parent's result is this edit's input
+        else:
+            data, info = submission.source
             original_key = self._key("originals", edit_uuid, info.extension)
             self.storage.put(original_key, data, content_type=info.content_type)
-        elif parent is not None and parent.result_key is not None:
-            original_key = parent.result_key  # the parent's result is this edit's input
-        else:
-            raise InvalidInput(
-                "image: an image is required unless parent_edit_uuid names a completed edit"
-            )
 
         record = self.repository.create(
             values={
                 "uuid": edit_uuid,
-                "prompt": text,
+                "prompt": submission.prompt,
                 "original_key": original_key,
                 "original_image_url": self.storage.url(original_key),
             },
             parent_edit_uuid=parent.uuid if parent else None,
-            chain_position=position,
+            chain_position=submission.chain_position,
         )
         if parent is not None:
             self._forget_chains_through(parent.uuid)
         if self.queue is not None:
             self._dispatch(record)
-        logger.info("edit %s: accepted (chain position %d)", edit_uuid, position)
+        logger.info("edit %s: accepted (chain position %d)", edit_uuid, submission.chain_position)
         return record
 
     def _dispatch(self, record: EditRecord) -> None:

@@ -13,7 +13,7 @@ import redis.asyncio
 from limits import RateLimitItem, WindowStats, parse
 from limits.aio.storage import RedisStorage as AsyncRedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter as AsyncMovingWindowRateLimiter
-from limits.storage import storage_from_string
+from limits.storage import MemoryStorage, RedisStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from mizual.errors import RateLimited
@@ -103,8 +103,27 @@ class RateLimiter:
             raise self._refused(rule, stats)
 
     def spend(self, rule: Rule, client: str) -> None:
-        """Count one request that has already been allowed (see `check`)."""
+        """Count one request, whether or not the rule still allows it (nothing is refused)."""
         self._guarded(lambda: self._strategy.hit(rule.limit, rule.name, client))
+
+    def refund(self, rule: Rule, client: str) -> None:
+        """Give back the newest request `hit` counted: it was allowed, then failed on our side.
+
+        `limits` has no such operation; its moving window is a list of timestamps, newest
+        first, in both stores (tests/test_rate_limits.py holds it to that)."""
+        key = rule.limit.key_for(rule.name, client)
+        storage = self._storage
+        try:
+            if isinstance(storage, RedisStorage):
+                connection: Any = storage.get_connection()  # typed by limits as a protocol
+                connection.lpop(storage.prefixed_key(key))
+            elif isinstance(storage, MemoryStorage):
+                with storage.locks[key]:
+                    events = storage.events.get(key)
+                    if events:
+                        del events[0]
+        except Exception as exc:  # the store's client raises its own error types
+            logger.warning("rate-limit store failed; a failed request stays counted: %r", exc)
 
     def _guarded(self, decide: Callable[[], bool]) -> bool:
         try:

@@ -1,0 +1,103 @@
+"""What a submission costs a client, and when it is charged.
+
+A valid submission spends one edit of the daily allowance (RATE_LIMIT_DAILY_IMAGES) and opens the
+burst window (RATE_LIMIT_BURST_SECONDS), as in the reference. Mizual charges them only once the
+body has been read and every check passed, so an invalid request (413, 415, 422, a parent that is
+missing or unfinished) costs neither; the charge is atomic (parallel requests cannot both take the
+last edit, in one process or many), and given back when the edit cannot be accepted for a reason
+of ours (storage, database or queue down).
+
+Invalid requests are bounded by a budget of their own: every refusal but a 429 counts against
+RATE_LIMIT_INVALID_EDITS_PER_MINUTE. A client with nothing left under any of the three rules is
+refused with 429 before its body is read, so a flood of either kind costs one check per request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+
+from mizual.deps import Rules, client_ip, get_runtime
+from mizual.errors import MizualError, RateLimited
+from mizual.kit.jsonbody import JsonBodyRoute
+from mizual.kit.ratelimit import RateLimiter, Rule
+
+
+class SubmissionBudget:
+    """One client's edit budgets, for one submission."""
+
+    def __init__(self, *, limiter: RateLimiter, rules: Rules, client: str, burst: bool) -> None:
+        self.limiter = limiter
+        self.rules = rules
+        self.client = client
+        self._charged_rules = [rules.edit_burst, rules.edit_daily] if burst else [rules.edit_daily]
+
+    @classmethod
+    def of(cls, request: Request) -> SubmissionBudget:
+        runtime = get_runtime(request)
+        return cls(
+            limiter=runtime.limiter,
+            rules=request.app.state.rules,
+            client=client_ip(request),
+            burst=runtime.settings.burst_protection_enabled,
+        )
+
+    def ensure_some_left(self) -> None:
+        """429 if any budget is already spent (nothing is counted)."""
+        for rule in [*self._charged_rules, self.rules.edit_invalid]:
+            self.limiter.check(rule, self.client)
+
+    @contextmanager
+    def charge(self) -> Iterator[None]:
+        """Spend the edit's budgets (429 if one is gone); given back if the block fails."""
+        charged: list[Rule] = []
+        try:
+            for rule in self._charged_rules:
+                self.limiter.hit(rule, self.client)
+                charged.append(rule)
+            yield
+        except BaseException:
+            for rule in charged:
+                self.limiter.refund(rule, self.client)
+            raise
+
+    def count_refusal(self) -> None:
+        self.limiter.spend(self.rules.edit_invalid, self.client)
+
+
+def is_refusal(exc: BaseException) -> bool:
+    """The request was refused for what it holds (any 4xx but a 429)."""
+    if isinstance(exc, RequestValidationError):
+        return True
+    if isinstance(exc, RateLimited):
+        return False
+    if isinstance(exc, MizualError | HTTPException):
+        status = exc.status_code
+        return 400 <= status < 500
+    return False
+
+
+class SubmissionRoute(JsonBodyRoute):
+    """A submission route: refused before its body is read when a budget is spent, and every
+    refusal counted (see the module's text)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def budgeted(request: Request) -> Response:
+            budget = SubmissionBudget.of(request)
+            await run_in_threadpool(budget.ensure_some_left)
+            try:
+                return await handler(request)
+            except Exception as exc:
+                if is_refusal(exc):
+                    await run_in_threadpool(budget.count_refusal)
+                raise
+
+        return budgeted
