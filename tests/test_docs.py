@@ -10,7 +10,7 @@ import pytest
 
 from mizual.localedit.parser import PromptNotUnderstood, parse_prompt
 from mizual.localedit.plan import CATALOGUE
-from mizual.settings import Settings
+from mizual.settings import VARIABLES, Settings
 
 CONFIGURATION_DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 _VARIABLE = re.compile(r"`([A-Z][A-Z0-9_]*)`")
@@ -30,7 +30,10 @@ def documented_variables() -> set[str]:
 
 
 def settings_variables() -> set[str]:
-    return {name.upper() for name in Settings.model_fields}
+    """Every field's variable, and the other names (the reference's) some are read under."""
+    names = {name.upper() for name in Settings.model_fields}
+    assert names <= VARIABLES
+    return set(VARIABLES)
 
 
 def test_every_setting_is_documented() -> None:
@@ -147,9 +150,11 @@ def test_security_doc_states_every_rate_limit() -> None:
     rules = Rules(Settings())
     endpoints = {
         "edit_daily": ("POST /edit-image/", "3 accepted edits a day"),
-        "edit_burst": ("POST /edit-image/", "1 submission every 10 seconds"),
+        "edit_burst": ("POST /edit-image/", "1 accepted edit every 10 seconds"),
+        "edit_invalid": ("POST /edit-image/", "20 invalid requests a minute"),
         "status": ("GET /edit/{uuid}", "30 a minute"),
         "feedback": ("POST /feedback/", "5 a minute"),
+        "feedback_lookup": ("GET /feedback/{uuid}", "10 a minute"),
         "chain": ("GET /chain/{uuid}", "10 a minute"),
         "celery_health": ("GET /health/celery", "10 a minute"),
         "debug_db_schema": ("/debug/db-schema", "5 a minute"),

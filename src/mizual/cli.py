@@ -25,6 +25,10 @@ app = typer.Typer(
 
 
 def _settings(*, distributed: bool = False, **overrides: object) -> Settings:
+    from mizual.settings_report import new_configuration_warnings
+
+    for warning in new_configuration_warnings():
+        typer.echo(f"mizual: warning: {warning}", err=True)
     try:
         given = {k: v for k, v in overrides.items() if v is not None}
         return load_settings(distributed=distributed, **given)

@@ -1,8 +1,12 @@
 """Every environment variable Mizual reads, typed, with its default.
 
 `ENVIRONMENT` picks a profile (`production` or `preview`) whose values apply to the variables
-the environment leaves unset; an explicit variable always wins. `docs/configuration.md` lists
-every field here; keep the two in step.
+the environment leaves unset; an explicit variable always wins. A few fields are also read under
+the reference's names (`ALIASES`). `docs/configuration.md` lists every field here; keep the two
+in step.
+
+A bad value is reported as one sentence per variable (`load_settings`); a variable that looks
+like one of ours but is not gets a warning (`new_configuration_warnings`), printed by the CLI.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import (
+    AliasChoices,
     BeforeValidator,
     Field,
     SecretStr,
@@ -100,7 +105,7 @@ def parse_byte_size(value: Any) -> int:
         return value
     match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", str(value))
     if not match or match.group(2).lower() not in _SIZE_UNITS:
-        raise ValueError(f"expected a size such as 600MB, 20MiB or 1048576, got {value!r}")
+        raise ValueError("expected a size in bytes, such as 10485760 or 20MiB")
     return int(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
 
 
@@ -126,10 +131,16 @@ def parse_networks(value: Any) -> Any:
     items = parse_csv(value)
     if not isinstance(items, list):
         return items
-    try:
-        return [ipaddress.ip_network(str(item), strict=False) for item in items]
-    except ValueError as exc:
-        raise ValueError(f"expected IP addresses or networks such as 10.0.0.0/8: {exc}") from None
+    networks = []
+    for item in items:
+        try:
+            networks.append(ipaddress.ip_network(str(item), strict=False))
+        except ValueError:
+            raise ValueError(
+                "expected comma-separated IP addresses or networks, such as "
+                f"10.0.0.0/8, 192.168.1.7; {str(item)!r} is neither"
+            ) from None
+    return networks
 
 
 ByteSize = Annotated[int, BeforeValidator(parse_byte_size)]
@@ -138,6 +149,26 @@ NetworkList = Annotated[
     list[ipaddress.IPv4Network | ipaddress.IPv6Network], NoDecode, BeforeValidator(parse_networks)
 ]
 ImageTypeList = Annotated[list[str], NoDecode, BeforeValidator(parse_image_types)]
+
+
+_FLUX_ENDPOINT = re.compile(r"(https?://[^\s?#]+?)/v1/([^/?#\s]+)/?")
+FLUX_API_URL_SHAPE = (
+    "expected a BFL endpoint ending in "
+    + " or ".join(f"/v1/{model.value}" for model in FluxModel)
+    + f", such as https://api.bfl.ai/v1/{FluxModel.PRO.value}"
+)
+
+
+def split_flux_api_url(url: str) -> tuple[str, FluxModel] | None:
+    """`https://api.bfl.ai/v1/flux-kontext-max` → (`https://api.bfl.ai`, the max model), as
+    the FLUX client builds `{BFL_API_URL}/v1/{BFL_MODEL}`; None for any other shape or model."""
+    match = _FLUX_ENDPOINT.fullmatch(url.strip())
+    if match is None:
+        return None
+    try:
+        return match.group(1), FluxModel(match.group(2).lower())
+    except ValueError:
+        return None
 
 
 class Settings(BaseSettings):
@@ -197,6 +228,8 @@ class Settings(BaseSettings):
     bfl_api_key: SecretStr | None = None
     bfl_api_url: str = "https://api.bfl.ai"
     bfl_model: FluxModel = FluxModel.PRO
+    # The reference's single variable for both: read for whichever of the two is not given.
+    flux_api_url: str | None = None
     safety_level: int = Field(default=2, ge=0, le=6)
     bfl_poll_interval_seconds: float = Field(default=0.5, gt=0, le=60)
     bfl_timeout_seconds: float = Field(default=300, gt=0, le=3600)
@@ -207,16 +240,27 @@ class Settings(BaseSettings):
     llm_provider: LlmProvider = LlmProvider.GEMINI
     llm_model: str | None = None
     llm_api_key: SecretStr | None = None
-    gemini_api_key: SecretStr | None = None
+    # GOOGLE_API_KEY is the reference's other name for it.
+    gemini_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("gemini_api_key", "google_api_key")
+    )
     gemini_api_url: str = "https://generativelanguage.googleapis.com"
     openai_api_url: str = "https://api.openai.com"
-    llm_timeout_seconds: float = Field(default=20, gt=0, le=300)
+    # LLM_TIMEOUT is the reference's name; the first choice wins when both are set.
+    llm_timeout_seconds: float = Field(
+        default=20,
+        gt=0,
+        le=300,
+        validation_alias=AliasChoices("llm_timeout_seconds", "llm_timeout"),
+    )
+    llm_max_image_dimension: int = Field(default=1024, ge=64, le=4096)
     local_editor_llm_plans: bool = True
 
     # Rate limits
     rate_limit_daily_images: int = Field(default=3, ge=1)
     rate_limit_burst_seconds: int = Field(default=10, ge=0)
     rate_limit_status_checks_per_minute: int = Field(default=30, ge=1)
+    rate_limit_invalid_edits_per_minute: int = Field(default=20, ge=1)
 
     # Images and chains
     unsupported_image_types: ImageTypeList = Field(default_factory=lambda: ["heic", "avif", "gif"])
@@ -236,6 +280,19 @@ class Settings(BaseSettings):
             return data  # the field validator reports the bad value
         given = {key.lower() for key in data}
         return {**{k: v for k, v in PROFILES[environment].items() if k not in given}, **data}
+
+    @model_validator(mode="before")
+    @classmethod
+    def read_flux_api_url(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        url = next((v for k, v in data.items() if k.lower() == "flux_api_url"), None)
+        parts = split_flux_api_url(url) if isinstance(url, str) else None
+        if parts is None:
+            return data  # unset, or `flux_endpoint` reports it
+        given = {key.lower() for key in data}
+        derived = {"bfl_api_url": parts[0], "bfl_model": parts[1].value}
+        return {**{k: v for k, v in derived.items() if k not in given}, **data}
 
     @field_validator(
         "environment",
@@ -271,6 +328,15 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"[A-Za-z0-9_.\-/]*", value) or ".." in value:
             raise ValueError("expected letters, digits, '-', '_', '.' and '/' only")
         return value
+
+    @field_validator("flux_api_url")
+    @classmethod
+    def flux_endpoint(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if split_flux_api_url(value) is None:
+            raise ValueError(FLUX_API_URL_SHAPE)
+        return value.strip()
 
     @field_validator("metrics_multiproc_dir", "metrics_port", mode="before")
     @classmethod
@@ -363,9 +429,31 @@ class Settings(BaseSettings):
         return self.rate_limit_burst_seconds > 0
 
 
-_SECRET_FIELDS = {
+SECRET_FIELDS = {
     name for name, field in Settings.model_fields.items() if "SecretStr" in str(field.annotation)
 }
+
+
+def field_names(field: str) -> list[str]:
+    """The variables that set a field, upper-case, the one that wins first."""
+    alias = Settings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices):
+        return [choice.upper() for choice in alias.choices if isinstance(choice, str)]
+    return [field.upper()]
+
+
+# Other names a variable is read under (the reference's), upper-case → its field.
+ALIASES: dict[str, str] = {
+    name: field
+    for field in Settings.model_fields
+    for name in field_names(field)
+    if name != field.upper()
+}
+
+# Every variable Mizual reads, aliases included.
+VARIABLES: frozenset[str] = frozenset(
+    {field.upper() for field in Settings.model_fields} | set(ALIASES)
+)
 
 
 class ConfigurationError(Exception):
@@ -381,11 +469,7 @@ def load_settings(*, distributed: bool = False, **overrides: Any) -> Settings:
             settings = Settings(**overrides, redis_url=settings.celery_broker_url)
         return settings
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            field = str(error["loc"][0]) if error["loc"] else "configuration"
-            # A model-level error's input is every setting, secrets included: never shown.
-            hidden = field in _SECRET_FIELDS or not error["loc"]
-            shown = "" if hidden else f" (got {error.get('input')!r})"
-            problems.append(f"{field.upper()}: {error['msg']}{shown}")
+        from mizual.settings_report import describe_errors, variable_sources
+
+        problems = describe_errors(exc, sources=[overrides, *variable_sources()])
         raise ConfigurationError("invalid configuration: " + "; ".join(problems)) from None

@@ -34,4 +34,8 @@ def build_prompt_enhancer(settings: Settings) -> PromptEnhancer:
         return UnchangedPrompt(
             "prompt enhancement is on but no LLM key is configured (LLM_API_KEY or GEMINI_API_KEY)"
         )
-    return LlmPromptEnhancer(chat, timeout_seconds=settings.llm_timeout_seconds)
+    return LlmPromptEnhancer(
+        chat,
+        timeout_seconds=settings.llm_timeout_seconds,
+        image_max_side=settings.llm_max_image_dimension,
+    )

@@ -16,7 +16,6 @@ from mizual.providers.prompting.chat import Answer, ChatModel, LlmError
 
 logger = logging.getLogger(__name__)
 
-IMAGE_MAX_SIDE = 1024
 MAX_PROMPT_CHARS = 1000
 
 PLAN_SYSTEM = (
@@ -35,9 +34,12 @@ WRITE_SYSTEM = (
 
 
 class LlmPromptEnhancer:
-    def __init__(self, chat: ChatModel, *, timeout_seconds: float) -> None:
+    def __init__(
+        self, chat: ChatModel, *, timeout_seconds: float, image_max_side: int = 1024
+    ) -> None:
         self.chat = chat
         self.timeout_seconds = timeout_seconds
+        self.image_max_side = image_max_side
 
     def enhance(self, *, prompt: str, image: bytes) -> EnhancedPrompt:
         started = time.monotonic()
@@ -57,7 +59,7 @@ class LlmPromptEnhancer:
 
     def _three_steps(self, prompt: str, image: bytes, *, deadline: float) -> str:
         plan = self._ask(PLAN_SYSTEM, f"Request: {prompt}", None, deadline).text
-        preview = imaging.jpeg_preview(image, max_side=IMAGE_MAX_SIDE)
+        preview = imaging.jpeg_preview(image, max_side=self.image_max_side)
         checked = self._ask(
             CHECK_SYSTEM, f"Request: {prompt}\nPlan:\n{plan}", preview, deadline
         ).text
