@@ -21,14 +21,20 @@ from tests.support import (
 )
 
 
-def mizual(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "MIZUAL_SERVER"}
+def mizual(
+    *args: str,
+    timeout: float = 60,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """The command as a person runs it; `timeout` also bounds any wait it decides on."""
     return subprocess.run(
         [sys.executable, "-m", "mizual", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=env,
+        cwd=cwd,
+        env={**{k: v for k, v in os.environ.items() if k != "MIZUAL_SERVER"}, **(env or {})},
     )
 
 
@@ -117,6 +123,14 @@ def test_edit_the_offline_editor_refuses_fails_with_its_reason(
     result = mizual("edit", str(photo), "add a hat", "--server", server.url)
     one_line_error(result, "the edit failed", "did not understand 'add a hat'", "Try for example")
     assert not list(tmp_path.glob("photo.edited.*"))
+
+    # The server says a failed edit is complete (processing finished) and in error: failed.
+    edit_id = result.stderr.split("Edit ", 1)[1].split(" submitted")[0]
+    status = mizual("status", edit_id, "--server", server.url)
+    assert f"Edit {edit_id}: failed at ai_processing" in status.stdout, status.stdout
+    assert "completed" not in status.stdout.splitlines()[0]
+    chain = mizual("chain", edit_id, "--server", server.url)
+    assert f"1. {edit_id}  failed at ai_processing" in chain.stdout, chain.stdout
 
 
 def test_refusals_and_local_problems_are_one_line(server: MizualServer, tmp_path: Path) -> None:

@@ -8,18 +8,28 @@ with status 1.
 from __future__ import annotations
 
 import base64
+import email.utils
 import json
+import math
+import re
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
 DEFAULT_SERVER = "http://127.0.0.1:10000"
 POLL_SECONDS = 1.0
+# A 429 is waited out as long as its Retry-After says, up to this much in all for one command:
+# the burst window (seconds) and the status checks' minute pass; a daily limit's hours do not.
+MAX_RATE_LIMIT_WAIT_SECONDS = 300.0
+# When a 429 says nothing of when to try again (a proxy's, say).
+DEFAULT_RETRY_AFTER_SECONDS = 5.0
 # The server sends a heartbeat every 15 s; a stream silent for this long has been lost.
 STREAM_READ_TIMEOUT_SECONDS = 60.0
 EXTENSIONS = {
@@ -33,6 +43,10 @@ EXTENSIONS = {
 
 class ClientError(Exception):
     """Something the person must be told, in one line."""
+
+
+class InvalidServer(ClientError):
+    """The server's address cannot be used; the message says what to write instead."""
 
 
 class _StreamUnavailable(Exception):
@@ -60,13 +74,73 @@ def read_photo(path: Path) -> bytes:
     return data
 
 
-def default_output(photo: Path, content_type: str | None, url: str) -> Path:
-    """`photo.jpg` → `photo.edited.jpg` (or `.png`, …, as the result's type says)."""
+_HOST = re.compile(r"[A-Za-z0-9._~%-]+|\[[0-9A-Fa-f:.%A-Za-z]+\]")
+
+
+def server_url(value: str) -> str:
+    """The URL requests go to, from what a person may write: `127.0.0.1:10000`,
+    `localhost:10000`, `http://…` or `https://…`, with a trailing slash or without."""
+    text = value.strip()
+    candidate = text if "://" in text else f"http://{text}"
+    try:
+        parts = urlsplit(candidate)
+        _ = parts.port  # raises ValueError for a port that is not a number 0-65535
+    except ValueError:
+        parts = None
+    host = parts.netloc.rpartition("@")[2] if parts else ""
+    host = re.sub(r":\d*$", "", host)
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not _HOST.fullmatch(host)
+        or parts.query
+        or parts.fragment
+    ):
+        raise InvalidServer(
+            f"{value!r} is not an address Mizual can use; write HOST:PORT, http://HOST:PORT or "
+            "https://HOST[:PORT], e.g. 127.0.0.1:10000"
+        )
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+
+def result_extension(content_type: str | None, url: str) -> str:
+    """`.jpg`, `.png`, … as the result's content type (or else its URL) says."""
     extension = EXTENSIONS.get((content_type or "").split(";")[0].strip().lower())
     if extension is None:
         suffix = Path(url.split("?", 1)[0]).suffix.lower()
         extension = suffix if suffix in EXTENSIONS.values() or suffix == ".jpeg" else ".jpg"
+    return extension
+
+
+def default_output(photo: Path | None, *, edit_id: str, content_type: str | None, url: str) -> Path:
+    """`photo.jpg` → `photo.edited.jpg` (or `.png`, …, as the result's type says); without a
+    photo (a chain step), `<edit id>.jpg` in the current folder."""
+    extension = result_extension(content_type, url)
+    if photo is None:
+        return Path(f"{edit_id}{extension}")
     return photo.with_name(f"{photo.stem}.edited{extension}")
+
+
+def retry_after_seconds(response: httpx.Response) -> float:
+    """Retry-After as seconds: a number, or an HTTP date."""
+    value = response.headers.get("Retry-After", "").strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return DEFAULT_RETRY_AFTER_SECONDS
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def say_waiting(seconds: float) -> None:
+    # sys.stderr looked up now: a live progress bar replaces it to print above the bar.
+    sys.stderr.write(f"mizual: rate limited, retrying in {math.ceil(seconds)} s\n")
+    sys.stderr.flush()
 
 
 def parse_events(lines: Iterator[str]) -> Iterator[Event]:
@@ -92,9 +166,25 @@ def parse_events(lines: Iterator[str]) -> Iterator[Event]:
 
 
 class MizualClient:
-    def __init__(self, server: str = DEFAULT_SERVER, *, timeout: float = 30.0) -> None:
+    """Requests to one server. A 429 is waited out (as its Retry-After says, `on_wait` told
+    first) while the waits of this client add up to at most `max_wait_seconds`; beyond that,
+    or with `wait_when_limited` false, it is a ClientError with the server's message."""
+
+    def __init__(
+        self,
+        server: str = DEFAULT_SERVER,
+        *,
+        timeout: float = 30.0,
+        wait_when_limited: bool = True,
+        max_wait_seconds: float = MAX_RATE_LIMIT_WAIT_SECONDS,
+        on_wait: Callable[[float], None] = say_waiting,
+    ) -> None:
         self.server = server.rstrip("/")
         self._http = httpx.Client(base_url=self.server, timeout=timeout)
+        self._wait_when_limited = wait_when_limited
+        self._max_wait_seconds = max_wait_seconds
+        self._on_wait = on_wait
+        self._waited = 0.0
 
     def close(self) -> None:
         self._http.close()
@@ -107,8 +197,11 @@ class MizualClient:
 
     # Requests -------------------------------------------------------------------------------
 
-    def submit(self, image: bytes, prompt: str, *, parent: str | None = None) -> str:
-        body: dict[str, Any] = {"prompt": prompt, "image": base64.b64encode(image).decode()}
+    def submit(self, image: bytes | None, prompt: str, *, parent: str | None = None) -> str:
+        """Without an image, the parent's result is edited (a chain's next step)."""
+        body: dict[str, Any] = {"prompt": prompt}
+        if image is not None:
+            body["image"] = base64.b64encode(image).decode()
         if parent is not None:
             body["parent_edit_uuid"] = parent
         answer = self._json("POST", "/edit-image/", json=body)
@@ -130,13 +223,26 @@ class MizualClient:
         return body
 
     def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        try:
-            response = self._http.request(method, url, **kwargs)
-        except httpx.TransportError as exc:
-            raise ClientError(self._unreachable(exc)) from None
-        if response.status_code >= 400:
+        while True:
+            try:
+                response = self._http.request(method, url, **kwargs)
+            except httpx.TransportError as exc:
+                raise ClientError(self._unreachable(exc)) from None
+            if response.status_code == 429:
+                self._wait_out(response)
+                continue
+            if response.status_code >= 400:
+                raise ClientError(refusal(response))
+            return response
+
+    def _wait_out(self, response: httpx.Response) -> None:
+        """Sleep as long as the 429 asks, or fail with its message when that is not allowed."""
+        seconds = retry_after_seconds(response)
+        if not self._wait_when_limited or self._waited + seconds > self._max_wait_seconds:
             raise ClientError(refusal(response))
-        return response
+        self._waited += seconds
+        self._on_wait(seconds)
+        time.sleep(seconds)
 
     def _unreachable(self, exc: httpx.TransportError) -> str:
         if isinstance(exc, httpx.ConnectError):
@@ -188,7 +294,7 @@ class MizualClient:
             except httpx.TransportError as exc:
                 raise ClientError(self._unreachable(exc)) from None
             if response.status_code == 429:
-                time.sleep(float(response.headers.get("Retry-After", "5") or 5))
+                self._wait_out(response)
                 continue
             if response.status_code >= 400:
                 raise ClientError(refusal(response))

@@ -13,13 +13,14 @@ from pydantic import SecretStr
 
 from mizual.settings import Settings
 
+# Every line of every process (uvicorn's and Celery's too) in this one format.
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 REDACTED = "[redacted]"
 # Shorter values would blank out ordinary words; no real key, token or password is this short.
 _MIN_SECRET_CHARS = 6
 # Third-party chatter stays at INFO or above, even when we debug (botocore's DEBUG lines also
 # carry request headers, Authorization included).
 _NOISY = (
-    "pyvips",
     "PIL",
     "alembic.runtime.migration",
     "httpx",
@@ -32,13 +33,15 @@ _NOISY = (
 
 
 def configure_logging(settings: Settings) -> None:
-    level = settings.log_level
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-    )
+    level = logging.getLevelName(settings.log_level)
+    logging.basicConfig(level=level, format=LOG_FORMAT)
     for noisy in _NOISY:
-        logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLevelName(level)))
+        logging.getLogger(noisy).setLevel(max(logging.INFO, level))
+    # libvips says at INFO what each thread pool did ("VIPS: threadpool completed with 2
+    # workers"), a line per image: shown only when debugging.
+    logging.getLogger("pyvips").setLevel(
+        logging.INFO if level <= logging.DEBUG else logging.WARNING
+    )
     redact_in_logs(secret_values(settings))
 
 
