@@ -70,6 +70,7 @@ def test_api_and_celery_worker_complete_an_edit(
     assert "mizual.process_edit" in worker.log()
 
 
+@pytest.mark.faults
 def test_celery_health_without_workers_or_broker(
     tmp_path: Path, api: MizualServer, stack_env: dict[str, str]
 ) -> None:
@@ -128,6 +129,7 @@ def test_edit_stuck_in_processing_is_failed_by_the_sweep(
         assert status["error_stage"] == "ai_processing"
 
 
+@pytest.mark.faults
 def test_worker_killed_mid_edit_loses_nothing(
     tmp_path: Path, api: MizualServer, stack_env: dict[str, str]
 ) -> None:
@@ -170,6 +172,7 @@ def test_worker_killed_mid_edit_loses_nothing(
             worker.stop()
 
 
+@pytest.mark.faults
 def test_api_answers_from_postgresql_when_its_redis_is_down(
     tmp_path: Path, api: MizualServer, stack_env: dict[str, str]
 ) -> None:
@@ -209,6 +212,7 @@ def test_api_answers_from_postgresql_when_its_redis_is_down(
         cut_off.stop()
 
 
+@pytest.mark.faults
 def test_an_edit_that_cannot_be_queued_costs_no_daily_image(
     tmp_path: Path, stack_env: dict[str, str], redis_url: str
 ) -> None:

@@ -166,3 +166,29 @@ def test_security_doc_states_every_rate_limit() -> None:
         rule = getattr(rules, name)
         assert allowance.split()[0] == str(rule.limit.amount), name
         assert any(endpoint in row and allowance in row for row in rows), name
+
+
+ARCHITECTURE_DOC = CONFIGURATION_DOC.parent / "architecture.md"
+
+
+def test_architecture_doc_maps_every_module() -> None:
+    """The module map of docs/architecture.md names every module and package of src/mizual,
+    and the doc describes no part as still to come."""
+    text = ARCHITECTURE_DOC.read_text(encoding="utf-8")
+    start = text.index("## Module map")
+    block = text[text.index("```", start) + 3 : text.index("```", text.index("```", start) + 3)]
+    named = {
+        line.split()[0].removesuffix(".py").rstrip("/")
+        for line in block.splitlines()
+        if line[:1].isalpha()
+    }
+    package = Path(__file__).resolve().parent.parent / "src" / "mizual"
+    modules = {
+        path.stem if path.is_file() else path.name
+        for path in package.iterdir()
+        if (path.suffix == ".py" and not path.name.startswith("__"))
+        or (path.is_dir() and (path / "__init__.py").exists())
+    }
+    assert sorted(modules - named) == [], "not in the module map of docs/architecture.md"
+    assert sorted(named - modules) == [], "in the module map but not in src/mizual"
+    assert "*planned*" not in text

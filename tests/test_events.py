@@ -158,6 +158,7 @@ def test_each_stream_counts_once_against_the_status_limit(make_server) -> None: 
         assert "Retry-After" in refused.headers
 
 
+@pytest.mark.faults
 def test_shutdown_ends_open_streams_at_once(make_server) -> None:  # type: ignore[no-untyped-def]
     # Stopping lets running edits finish; this one finishes 3 s after it starts.
     server = make_server({"EDIT_PROVIDER": "noop", "NOOP_EDIT_DELAY_SECONDS": "3"})
@@ -225,6 +226,7 @@ def test_stream_from_an_api_process_follows_an_edit_run_by_a_celery_worker(
     assert f"edit {edit_id}: attempt" not in api.log()
 
 
+@pytest.mark.faults
 @pytest.mark.slow
 def test_without_redis_pubsub_streams_poll_the_database_and_still_finish(
     tmp_path: Path, stack_env: dict[str, str], worker: WorkerProcess

@@ -56,3 +56,4 @@ def test_an_unfinished_edit_cannot_be_rated(make_server) -> None:  # type: ignor
                 reason,
             )
             assert client.get(f"/feedback/{edit_id}").status_code == 404
+    server.kill()  # not the graceful stop, which would wait for the minute-long edit

@@ -10,10 +10,11 @@ edits that exist, images (intact, cut short or damaged), prompts the editor unde
 they reach the decoder, the chain rules and the workers rather than only the first check. The
 edits accepted must end with a message for the user, and the server must log no traceback.
 
-Generation is derandomized, so a run in CI repeats the one before it: about 1,400 cases, some
-15 s in all. Each request claims a client address of its own through `X-Forwarded-For` (the
-server trusts loopback as its proxy), so the fixed per-client limits (5 feedback messages a
-minute, ...) do not turn most cases into 429s that never reach validation.
+Generation is derandomized, so a run in CI repeats the one before it: about 3,200 cases (the
+admin routes are also sent wrong bearer tokens), some 40 s in all. Each request claims a client
+address of its own through `X-Forwarded-For` (the server trusts loopback as its proxy), so the
+fixed per-client limits (5 feedback messages a minute, ...) do not turn most cases into 429s
+that never reach validation.
 
 The test is one loop rather than schemathesis's `@schema.parametrize()`: its pytest integration
 (`from_fixture`, which a server started by a fixture needs) fails under pytest 9.2, whose nodes
@@ -259,6 +260,7 @@ def fuzz(
 
 
 @pytest.mark.slow
+@pytest.mark.fuzz
 def test_no_request_gets_a_server_error(
     fuzz_server: MizualServer, api_schema: schemathesis.BaseSchema
 ) -> None:

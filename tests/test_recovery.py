@@ -13,6 +13,7 @@ from tests.support import jpeg_bytes, submit, wait_for
 UNFINISHED = "SELECT status FROM edits WHERE status IN ('pending', 'processing')"
 
 
+@pytest.mark.faults
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_killed_server_finishes_its_edits_after_restart(  # type: ignore[no-untyped-def]
     request, make_server, tmp_path, backend: str

@@ -9,6 +9,7 @@ import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import redis
 
 from tests.support import MizualServer, edit_and_wait, free_port, jpeg_bytes, submit
@@ -53,6 +54,7 @@ def test_rate_limits_hold_across_api_processes(make_server, redis_url: str) -> N
         assert refused.headers["RateLimit-Limit"] == "3"
 
 
+@pytest.mark.faults
 def test_redis_down_degrades_to_the_database(make_server) -> None:  # type: ignore[no-untyped-def]
     dead_redis = f"redis://127.0.0.1:{free_port()}/0"
     server = make_server({"REDIS_URL": dead_redis, "ADMIN_TOKEN": "redis-admin"})
@@ -107,6 +109,7 @@ class _SilentServer:
         self.sock.close()
 
 
+@pytest.mark.faults
 def test_a_hung_redis_slows_status_polls_but_does_not_stop_them(make_server) -> None:  # type: ignore[no-untyped-def]
     silent = _SilentServer()
     try:

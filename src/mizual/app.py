@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mizual import __version__, web
+from mizual import __version__, docs_ui, web
 from mizual.deps import Rules
 from mizual.edits.router import router as edits_router
 from mizual.errors import MizualError, RateLimited
@@ -24,6 +24,7 @@ from mizual.feedback.router import router as feedback_router
 from mizual.kit.bodylimit import BodySizeLimit
 from mizual.kit.dataurl import describe_bytes
 from mizual.kit.periodic import Periodic
+from mizual.openapi import operation_id
 from mizual.ops.debug import router as debug_router
 from mizual.ops.metrics import router as metrics_router
 from mizual.ops.router import router as ops_router
@@ -68,6 +69,10 @@ def create_app(settings: Settings, *, with_workers: bool = True) -> FastAPI:
         description="Edit images with natural-language prompts. Submit with `POST /edit-image/`, "
         "then follow the edit at its `polling_url` until `is_complete` or `is_error`.",
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+        # Served by docs_ui instead, with their files from this server rather than a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.rules = Rules(settings)
@@ -78,6 +83,7 @@ def create_app(settings: Settings, *, with_workers: bool = True) -> FastAPI:
     app.include_router(debug_router)
     app.include_router(metrics_router)
     web.install(app)  # the page at /
+    docs_ui.install(app)  # /docs and /redoc
     install_error_handlers(app)
     max_body = settings.max_upload_bytes * 4 // 3 + _BODY_OVERHEAD_BYTES
     app.add_middleware(

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from mizual.client import DEFAULT_SERVER, MAX_RATE_LIMIT_WAIT_SECONDS
 from mizual.settings import ConfigurationError, Settings, load_settings
@@ -22,8 +23,34 @@ if TYPE_CHECKING:
 
     from mizual.client import MizualClient
 
+
+def _without_type_column(params: list[Any]) -> list[Any]:
+    """typer's help shows a column of Python types (`PHOTO <str>`, `--help <bool>`): noise
+    beside the metavars (FILE, UUID, URL), which say more; flags need none."""
+    for param in params:
+        if isinstance(param, TyperArgument) or (
+            isinstance(param, TyperOption) and not param.metavar
+        ):
+            param.display_type_rich = _no_type  # type: ignore[method-assign]
+    return params
+
+
+def _no_type(ctx: Any) -> None:  # noqa: ARG001
+    return None
+
+
+class Command(TyperCommand):
+    def get_params(self, ctx: Any) -> Any:
+        return _without_type_column(super().get_params(ctx))
+
+
+class Group(TyperGroup):
+    def get_params(self, ctx: Any) -> Any:
+        return _without_type_column(super().get_params(ctx))
+
+
 app = typer.Typer(
-    help="Mizual: AI image editing with natural-language prompts.", no_args_is_help=True
+    cls=Group, help="Mizual: AI image editing with natural-language prompts.", no_args_is_help=True
 )
 
 
@@ -108,7 +135,7 @@ PortOption = Annotated[
 ]
 
 
-@app.command()
+@app.command(cls=Command)
 @_unwrapped
 def serve(host: HostOption = None, port: PortOption = None) -> None:
     """Run everything in one process: API, workers, SQLite and local images (embedded mode).
@@ -128,7 +155,7 @@ def serve(host: HostOption = None, port: PortOption = None) -> None:
     _run_server(create_app(settings), settings, listener)
 
 
-@app.command()
+@app.command(cls=Command)
 @_unwrapped
 def api(host: HostOption = None, port: PortOption = None) -> None:
     """Run the HTTP API alone; edits go to Celery workers (`mizual worker`) through the broker.
@@ -162,7 +189,7 @@ def _run_server(app: FastAPI, settings: Settings, listener: socket.socket) -> No
         raise typer.Exit(3)  # as uvicorn.run: the server could not start
 
 
-@app.command()
+@app.command(cls=Command)
 @_unwrapped
 def worker() -> None:
     """Run a Celery worker that processes edits (CELERY_CONCURRENCY processes).
@@ -194,7 +221,7 @@ def _broker(settings: Settings) -> str:
     return settings.celery_broker_url.rsplit("@", 1)[-1]
 
 
-@app.command()
+@app.command(cls=Command)
 @_unwrapped
 def migrate() -> None:
     """Create or upgrade the database schema to the latest version.
@@ -265,6 +292,7 @@ NoWaitOption = Annotated[
 
 
 @app.command(
+    cls=Command,
     help=_help(f"""Edit a photo on a running Mizual server, follow its progress, save the result.
 
 `mizual edit PHOTO "PROMPT"` uploads PHOTO and saves the result beside it as PHOTO.edited.jpg
@@ -277,7 +305,7 @@ uploaded, and a line says so); the result is then saved as PHOTO.edited.jpg.
 
 When the server says too many requests (429), mizual waits as long as its Retry-After asks and
 tries again, for at most {_WAIT_MINUTES} minutes in all; a longer wait (a daily limit) fails at
-once with the server's message, as does any 429 with --no-wait.""")
+once with the server's message, as does any 429 with --no-wait."""),
 )
 def edit(
     first: Annotated[
@@ -384,7 +412,7 @@ def _follow(
     return view
 
 
-@app.command()
+@app.command(cls=Command)
 def status(
     edit_id: Annotated[str, typer.Argument(metavar="UUID", help="The edit's id")],
     server: ServerOption = DEFAULT_SERVER,
@@ -399,7 +427,7 @@ def status(
     typer.echo(json.dumps(view, indent=2) if as_json else describe_status(view))
 
 
-@app.command()
+@app.command(cls=Command)
 def chain(
     edit_id: Annotated[str, typer.Argument(metavar="UUID", help="Any edit of the chain")],
     server: ServerOption = DEFAULT_SERVER,
@@ -432,11 +460,11 @@ def _client_errors() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
-providers_app = typer.Typer(help="The AI services Mizual is configured to use.")
+providers_app = typer.Typer(cls=Group, help="The AI services Mizual is configured to use.")
 app.add_typer(providers_app, name="providers")
 
 
-@providers_app.command("check")
+@providers_app.command("check", cls=Command)
 @_unwrapped
 def providers_check() -> None:
     """Make one cheap call to each configured AI service and say whether it works.

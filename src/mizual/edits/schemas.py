@@ -125,3 +125,21 @@ class EditStatusView(BaseModel):
             chain_position=record.chain_position,
             parent_edit_uuid=str(record.parent_edit_uuid) if record.parent_edit_uuid else None,
         )
+
+
+class ChainMember(BaseModel):
+    edit: EditStatusView = Field(description="The edit's status, as `GET /edit/{uuid}` gives it.")
+    chain_position: int | None = Field(
+        description="1 for the edit that began the chain, then 2, 3, ... in order."
+    )
+    parent_edit_uuid: str | None = Field(
+        description="The edit this one continued from; null for the first."
+    )
+
+
+class ChainView(BaseModel):
+    edit_uuid: str = Field(description="The edit asked about.")
+    chain_length: int = Field(description="How many edits `chain_history` holds.")
+    chain_history: list[ChainMember] = Field(
+        description="Every edit of the chain up to and including this one, first to last."
+    )

@@ -15,7 +15,16 @@ router = APIRouter(
 )
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+            "description": "The Prometheus text exposition format (version 0.0.4).",
+        }
+    },
+)
 def prometheus_metrics(runtime: RuntimeDep) -> Response:
     """Every process's counters and histograms (this one's, or with METRICS_MULTIPROC_DIR all
     that share the folder), plus the queue and cache figures read now. Not rate-limited:

@@ -1,11 +1,15 @@
-"""Health, version and (in embedded mode) the image files themselves."""
+"""Health, version and (in embedded mode) the image files themselves.
+
+`/health`, `/health/celery` and `/version` answer HEAD as well as GET, for load balancers and
+uptime checks that probe with HEAD: the same status and headers, without the body."""
 
 from __future__ import annotations
 
 import logging
 import mimetypes
 import platform
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse
@@ -17,6 +21,7 @@ from mizual.kit.queue.celery import CeleryQueue
 from mizual.kit.storage.base import ObjectNotFound
 from mizual.kit.storage.local import IMAGES_ROUTE, LocalStorage
 from mizual.ops.repository import ping
+from mizual.ops.schemas import CeleryHealthReport, HealthReport, VersionInfo
 from mizual.responses import error_responses
 from mizual.settings import Settings
 
@@ -25,8 +30,33 @@ router = APIRouter(tags=["ops"])
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 
+_Endpoint = TypeVar("_Endpoint", bound=Callable[..., Any])
 
-@router.get("/health", responses={503: {"description": "The database does not answer."}})
+
+def get_and_head(path: str, **options: Any) -> Callable[[_Endpoint], _Endpoint]:
+    """The route for GET, and for HEAD the same endpoint with the same dependencies (a HEAD
+    of /health/celery spends from its rate limit like a GET: it is the same check). HEAD stays
+    out of the OpenAPI document, so that a generated client has one operation per path."""
+
+    def register(endpoint: _Endpoint) -> _Endpoint:
+        router.add_api_route(path, endpoint, methods=["GET"], **options)
+        router.add_api_route(
+            path,
+            endpoint,
+            methods=["HEAD"],
+            dependencies=options.get("dependencies"),
+            include_in_schema=False,
+        )
+        return endpoint
+
+    return register
+
+
+@get_and_head(
+    "/health",
+    response_model=HealthReport,
+    responses={503: {"model": HealthReport, "description": "The database does not answer."}},
+)
 def health(runtime: RuntimeDep) -> JSONResponse:
     """For load balancers: 200 when the service and its database answer, 503 otherwise."""
     try:
@@ -38,11 +68,15 @@ def health(runtime: RuntimeDep) -> JSONResponse:
     return JSONResponse({"status": "ok", "message": "Service is running"})
 
 
-@router.get(
+@get_and_head(
     "/health/celery",
+    response_model=CeleryHealthReport,
     dependencies=[rate_limit("celery_health")],
     responses={
-        503: {"description": "No worker answered, or the broker is down."},
+        503: {
+            "model": CeleryHealthReport,
+            "description": "No worker answered, or the broker is down.",
+        },
         **error_responses(429),
     },
 )
@@ -85,22 +119,22 @@ def celery_health(runtime: RuntimeDep) -> JSONResponse:
     )
 
 
-@router.get("/version")
-def version(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
+@get_and_head("/version", response_model=VersionInfo)
+def version(request: Request, runtime: RuntimeDep) -> VersionInfo:
     """What is deployed. Never includes secrets or connection strings."""
     settings = runtime.settings
-    return {
-        "version": __version__,
-        "git_commit": settings.git_commit,
-        "deploy_time": settings.deploy_time or request.app.state.started_at.isoformat(),
-        "started_at": request.app.state.started_at.isoformat(),
-        "environment": settings.environment.value,
-        "edit_provider": runtime.editor.name,
-        "prompt_enhancement": _enhancement(settings),
-        "database": settings.database_backend,
-        "storage": "s3" if settings.uses_s3 else "local",
-        "python": platform.python_version(),
-    }
+    return VersionInfo(
+        version=__version__,
+        git_commit=settings.git_commit,
+        deploy_time=settings.deploy_time or request.app.state.started_at.isoformat(),
+        started_at=request.app.state.started_at.isoformat(),
+        environment=settings.environment.value,
+        edit_provider=runtime.editor.name,
+        prompt_enhancement=_enhancement(settings),
+        database=settings.database_backend,
+        storage="s3" if settings.uses_s3 else "local",
+        python=platform.python_version(),
+    )
 
 
 @router.api_route(IMAGES_ROUTE + "/{key:path}", methods=["GET", "HEAD"], include_in_schema=False)
