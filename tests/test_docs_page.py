@@ -9,7 +9,6 @@ every request to any other host is aborted and reported.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -25,24 +24,12 @@ from playwright.sync_api import (
     Request,
     Route,
     expect,
-    sync_playwright,
 )
 
+from tests.browser import chromium
 from tests.support import MizualServer
 
-CHROMIUM = Path("/usr/bin/chromium")
 DOCS_HOST = "docs.mizual.test"  # Chromium resolves it to the loopback address
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    f"--host-resolver-rules=MAP {DOCS_HOST} 127.0.0.1",
-]
 PAGES = ["/docs", "/redoc"]
 CONTENT_TYPES = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
 # Redoc's footer shows Redocly's logo from their CDN, unconditionally; the pages' policy stops
@@ -105,24 +92,10 @@ def test_oauth2_redirect_page_is_served(server: MizualServer) -> None:
     assert "Swagger UI: OAuth2 Redirect" in page.text
 
 
-def require_chromium() -> None:
-    if CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK):
-        return
-    reason = f"{CHROMIUM} is missing (Debian's chromium package; `make browser` installs it)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}; CI must run the browser tests")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    require_chromium()
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=60_000
-        )
+    with chromium(f"--host-resolver-rules=MAP {DOCS_HOST} 127.0.0.1") as instance:
         yield instance
-        instance.close()
 
 
 class Offline:

@@ -67,7 +67,8 @@ def create_app(settings: Settings, *, with_workers: bool = True) -> FastAPI:
         title="Mizual",
         version=__version__,
         description="Edit images with natural-language prompts. Submit with `POST /edit-image/`, "
-        "then follow the edit at its `polling_url` until `is_complete` or `is_error`.",
+        "then follow the edit at its `polling_url` until `is_complete` (processing finished); "
+        "`is_error` then says whether it failed.",
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
         # Served by docs_ui instead, with their files from this server rather than a CDN.

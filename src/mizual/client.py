@@ -289,16 +289,7 @@ class MizualClient:
     def _poll(self, edit_id: str) -> Iterator[dict[str, Any]]:
         seen: Any = None
         while True:
-            try:
-                response = self._http.get(f"/edit/{edit_id}")
-            except httpx.TransportError as exc:
-                raise ClientError(self._unreachable(exc)) from None
-            if response.status_code == 429:
-                self._wait_out(response)
-                continue
-            if response.status_code >= 400:
-                raise ClientError(refusal(response))
-            view: dict[str, Any] = response.json()
+            view: dict[str, Any] = self._send("GET", f"/edit/{edit_id}").json()
             if view.get("updated_at") != seen:
                 seen = view.get("updated_at")
                 yield view

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import re
 from importlib.metadata import version
-from os import PathLike
 from pathlib import Path
 
 import fastapi_offline
@@ -30,9 +28,8 @@ from fastapi.openapi.docs import (
     get_swagger_ui_oauth2_redirect_html,
 )
 from fastapi.responses import HTMLResponse
-from starlette.responses import Response
-from starlette.staticfiles import StaticFiles
-from starlette.types import Scope
+
+from mizual.kit.staticfiles import StaticFilesWithHeaders
 
 ASSETS_DIR = Path(fastapi_offline.__file__).resolve().parent / "static"
 # The package's version is part of the path, so that the files can be cached for a year and an
@@ -78,19 +75,6 @@ def with_policy(page: HTMLResponse) -> HTMLResponse:
     return page
 
 
-class _AssetFiles(StaticFiles):
-    def file_response(
-        self,
-        full_path: PathLike[str] | str,
-        stat_result: os.stat_result,
-        scope: Scope,
-        status_code: int = 200,
-    ) -> Response:
-        response = super().file_response(full_path, stat_result, scope, status_code)
-        response.headers.update(ASSET_HEADERS)
-        return response
-
-
 def install(app: FastAPI) -> None:
     """The two pages, Swagger UI's OAuth2 redirect page, and their files under ASSETS_ROUTE.
     The app must be made with `docs_url=None, redoc_url=None`, so that FastAPI's own pages,
@@ -134,4 +118,8 @@ def install(app: FastAPI) -> None:
         )
         return with_policy(page)
 
-    app.mount(ASSETS_ROUTE, _AssetFiles(directory=ASSETS_DIR), name="docs-static")
+    app.mount(
+        ASSETS_ROUTE,
+        StaticFilesWithHeaders(directory=ASSETS_DIR, headers=ASSET_HEADERS),
+        name="docs-static",
+    )

@@ -8,18 +8,14 @@ so that it is same-origin and needs no CORS settings. Its address names the edit
 
 from __future__ import annotations
 
-import os
 from html import escape
-from os import PathLike
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse
-from starlette.responses import Response
-from starlette.staticfiles import StaticFiles
-from starlette.types import Scope
 
 from mizual.kit.dataurl import describe_bytes
+from mizual.kit.staticfiles import StaticFilesWithHeaders
 from mizual.settings import Settings
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -43,19 +39,6 @@ PAGE_HEADERS = {
 router = APIRouter(include_in_schema=False)
 
 
-class _StaticFiles(StaticFiles):
-    def file_response(
-        self,
-        full_path: PathLike[str] | str,
-        stat_result: os.stat_result,
-        scope: Scope,
-        status_code: int = 200,
-    ) -> Response:
-        response = super().file_response(full_path, stat_result, scope, status_code)
-        response.headers.update(PAGE_HEADERS)
-        return response
-
-
 def render_index(settings: Settings) -> str:
     """index.html with this server's upload limits filled in, so the page can refuse a file
     that is too large before sending it."""
@@ -73,4 +56,8 @@ def index(request: Request) -> HTMLResponse:
 def install(app: FastAPI) -> None:
     """The page at `/` and its files under `/static/`."""
     app.include_router(router)
-    app.mount(STATIC_ROUTE, _StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount(
+        STATIC_ROUTE,
+        StaticFilesWithHeaders(directory=STATIC_DIR, headers=PAGE_HEADERS),
+        name="static",
+    )
