@@ -10,6 +10,8 @@ of ours (storage, database or queue down).
 Invalid requests are bounded by a budget of their own: every refusal but a 429 counts against
 RATE_LIMIT_INVALID_EDITS_PER_MINUTE. A client with nothing left under any of the three rules is
 refused with 429 before its body is read, so a flood of either kind costs one check per request.
+The invalid-request budget is a bound, not an exact count: requests checked at the same moment
+are all let in, so a client may get as many extra refusals as it has requests in flight.
 """
 
 from __future__ import annotations
