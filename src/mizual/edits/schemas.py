@@ -141,5 +141,6 @@ class ChainView(BaseModel):
     edit_uuid: str = Field(description="The edit asked about.")
     chain_length: int = Field(description="How many edits `chain_history` holds.")
     chain_history: list[ChainMember] = Field(
-        description="Every edit of the chain up to and including this one, first to last."
+        description="Every edit of the chain through this one, first to last: its ancestors, "
+        "itself, then its descendants (the newest child where there are several)."
     )

@@ -41,7 +41,7 @@ class VersionInfo(BaseModel):
     git_commit: str = Field(description='GIT_COMMIT as deployed, or "unknown".')
     deploy_time: str = Field(description="DEPLOY_TIME as deployed, else when this process started.")
     started_at: str = Field(description="When this process started (ISO 8601, UTC).")
-    environment: str = Field(description="The settings profile: development, preview, production.")
+    environment: str = Field(description="The settings profile: production or preview.")
     edit_provider: str = Field(description="The image editor in use (EDIT_PROVIDER).")
     prompt_enhancement: str = Field(
         description='"off", "off (no LLM key)", or the LLM provider and its model.'
