@@ -1,4 +1,4 @@
-"""Artistic styles: a pencil sketch, a cartoon and a painting.
+"""How the artistic styles of `styles.py` are drawn: a pencil sketch, a cartoon, a painting.
 
 Each takes the colour bands of a photo (8-bit grey or sRGB) and returns the styled picture,
 which may be smaller: the cartoon and the painting are drawn with OpenCV on a copy at most

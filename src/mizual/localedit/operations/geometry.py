@@ -1,0 +1,107 @@
+"""Geometry: turns, mirrors, centred crops to an aspect ratio, and resizing.
+
+Turns and mirrors read the photo out of order, so a plan with one needs the photo decoded whole.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mizual.localedit.registry import InvalidPlan, choice, number, operation
+
+if TYPE_CHECKING:
+    import pyvips
+
+
+@operation(
+    "rotate clockwise; 90/180/270 are lossless, other angles leave transparent corners",
+    params={"degrees": number((-360.0, 360.0), "clockwise degrees")},
+    streams=False,
+)
+def rotate(image: pyvips.Image, *, degrees: float) -> pyvips.Image:
+    import pyvips
+
+    from mizual.localedit.operations.pixels import premultiplied
+
+    degrees %= 360
+    lossless = {
+        0: lambda im: im,
+        90: pyvips.Image.rot90,
+        180: pyvips.Image.rot180,
+        270: pyvips.Image.rot270,
+    }
+    if degrees in lossless:
+        return lossless[int(degrees)](image)
+    # Other angles leave empty corners: make them transparent rather than invent pixels.
+    if not image.hasalpha():
+        image = image.bandjoin(255)
+    bicubic = pyvips.Interpolate.new("bicubic")
+    return premultiplied(
+        image,
+        lambda whole: whole.rotate(degrees, background=[0] * whole.bands, interpolate=bicubic),
+    )
+
+
+@operation("mirror", params={"direction": choice("horizontal", "vertical")}, streams=False)
+def flip(image: pyvips.Image, *, direction: str = "horizontal") -> pyvips.Image:
+    return image.flip(direction)
+
+
+@operation(
+    "centre crop to an aspect ratio (1:1 for square)",
+    params={
+        "ratio_width": number((1, 100), "e.g. 16 of 16:9", whole=True),
+        "ratio_height": number((1, 100), "e.g. 9 of 16:9", whole=True),
+    },
+)
+def crop(image: pyvips.Image, *, ratio_width: int, ratio_height: int) -> pyvips.Image:
+    """The largest centred crop of that shape: full height or full width, the other side
+    rounded to the nearest pixel."""
+    width, height = image.width, image.height
+    if width * ratio_height > height * ratio_width:
+        width = min(width, max(1, round(height * ratio_width / ratio_height)))
+    else:
+        height = min(height, max(1, round(width * ratio_height / ratio_width)))
+    return image.crop((image.width - width) // 2, (image.height - height) // 2, width, height)
+
+
+def _one_size(params: dict[str, Any]) -> None:
+    if not params:
+        raise InvalidPlan("resize needs a scale, a width or a height")
+    if "scale" in params and len(params) > 1:
+        raise InvalidPlan("resize takes a scale or a size, not both")
+
+
+@operation(
+    "scale by a factor, or to a width and/or height in pixels (aspect kept if one is given)",
+    params={
+        "scale": number((0.01, 4.0), "factor"),
+        "width": number((1, 16384), "pixels", whole=True),
+        "height": number((1, 16384), "pixels", whole=True),
+    },
+    check=_one_size,
+)
+def resize(
+    image: pyvips.Image,
+    *,
+    scale: float | None = None,
+    width: int | None = None,
+    height: int | None = None,
+) -> pyvips.Image:
+    from mizual.localedit.operations.pixels import premultiplied, resize_exactly
+
+    if scale is not None:
+        width, height = round(image.width * scale), round(image.height * scale)
+    elif width is None and height is not None:
+        width = round(image.width * height / image.height)
+    elif height is None and width is not None:
+        height = round(image.height * width / image.width)
+    if width is None or height is None:
+        raise ValueError("resize needs a scale, a width or a height")
+    target_width, target_height = max(1, width), max(1, height)
+    return premultiplied(
+        image,
+        lambda whole: resize_exactly(
+            whole, width=target_width, height=target_height, kernel="lanczos3"
+        ),
+    )
