@@ -1,67 +1,28 @@
-"""Every environment variable Mizual reads, typed, with its default.
-
-`ENVIRONMENT` picks a profile (`production` or `preview`) whose values apply to the variables
-the environment leaves unset; an explicit variable always wins. A few fields are also read under
-the reference's names (`ALIASES`). `docs/configuration.md` lists every field here; keep the two
-in step.
-
-A bad value is reported as one sentence per variable (`load_settings`); a variable that looks
-like one of ours but is not gets a warning (`new_configuration_warnings`), printed by the CLI.
-"""
+"""`Settings`: every environment variable Mizual reads, typed, with its default and its checks,
+and the profiles (`ENVIRONMENT`) whose values fill in what the environment leaves unset."""
 
 from __future__ import annotations
 
-import ipaddress
 import re
-from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import (
-    AliasChoices,
-    BeforeValidator,
-    Field,
-    SecretStr,
-    ValidationError,
-    field_validator,
-    model_validator,
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mizual.kit.cors import CorsPolicy
+from mizual.settings.enums import EditProvider, Environment, FluxModel, LlmProvider, StorageBackend
+from mizual.settings.parsing import (
+    ByteSize,
+    ImageTypeList,
+    NetworkList,
+    OriginList,
+    parse_flux_api_url,
+    split_flux_api_url,
 )
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-
-from mizual.kit.cors import CorsPolicy, parse_origins
-
-
-class Environment(StrEnum):
-    PRODUCTION = "production"
-    PREVIEW = "preview"
-
-
-class StorageBackend(StrEnum):
-    AUTO = "auto"
-    LOCAL = "local"
-    S3 = "s3"
-
-
-class EditProvider(StrEnum):
-    AUTO = "auto"
-    LOCAL = "local"
-    FLUX = "flux"
-    NOOP = "noop"
-
-
-class FluxModel(StrEnum):
-    PRO = "flux-kontext-pro"
-    MAX = "flux-kontext-max"
-
-
-class LlmProvider(StrEnum):
-    GEMINI = "gemini"
-    OPENAI = "openai"
-
 
 DEFAULT_LLM_MODELS = {LlmProvider.GEMINI: "gemini-1.5-flash", LlmProvider.OPENAI: "gpt-4o-mini"}
-
 
 # Values a profile gives to variables that the environment leaves unset.
 PROFILES: dict[Environment, dict[str, Any]] = {
@@ -87,88 +48,33 @@ PROFILES: dict[Environment, dict[str, Any]] = {
     },
 }
 
-_SIZE_UNITS = {
-    "": 1,
-    "b": 1,
-    "kb": 1000,
-    "mb": 1000**2,
-    "gb": 1000**3,
-    "kib": 1024,
-    "mib": 1024**2,
-    "gib": 1024**3,
-}
+
+def _given(data: dict[str, Any], field: str) -> Any:
+    """The value given for `field`, whatever the case of its name; None when not given."""
+    return next((v for k, v in data.items() if k.lower() == field), None)
 
 
-def parse_byte_size(value: Any) -> int:
-    """Accept `600MB`, `20MiB`, `1048576` or an int."""
-    if isinstance(value, int):
-        return value
-    match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", str(value))
-    if not match or match.group(2).lower() not in _SIZE_UNITS:
-        raise ValueError("expected a size in bytes, such as 10485760 or 20MiB")
-    return int(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
-
-
-_FORMAT_ALIASES = {"jpg": "jpeg", "jpe": "jpeg", "tif": "tiff", "heif": "heic"}
-
-
-def parse_csv(value: Any) -> Any:
-    if isinstance(value, str):
-        return [item.strip().lower() for item in value.split(",") if item.strip()]
-    return value
-
-
-def parse_image_types(value: Any) -> Any:
-    """Lower-case format names; common spellings (jpg, tif, heif) mean their format."""
-    items = parse_csv(value)
-    if isinstance(items, list):
-        return [_FORMAT_ALIASES.get(str(item).lower(), str(item).lower()) for item in items]
-    return items
-
-
-def parse_networks(value: Any) -> Any:
-    """`10.0.0.1, 192.168.0.0/16, ::1`: addresses or networks, comma-separated."""
-    items = parse_csv(value)
-    if not isinstance(items, list):
-        return items
-    networks = []
-    for item in items:
-        try:
-            networks.append(ipaddress.ip_network(str(item), strict=False))
-        except ValueError:
-            raise ValueError(
-                "expected comma-separated IP addresses or networks, such as "
-                f"10.0.0.0/8, 192.168.1.7; {str(item)!r} is neither"
-            ) from None
-    return networks
-
-
-ByteSize = Annotated[int, BeforeValidator(parse_byte_size)]
-OriginList = Annotated[list[str], NoDecode, BeforeValidator(parse_origins)]
-NetworkList = Annotated[
-    list[ipaddress.IPv4Network | ipaddress.IPv6Network], NoDecode, BeforeValidator(parse_networks)
-]
-ImageTypeList = Annotated[list[str], NoDecode, BeforeValidator(parse_image_types)]
-
-
-_FLUX_ENDPOINT = re.compile(r"(https?://[^\s?#]+?)/v1/([^/?#\s]+)/?")
-FLUX_API_URL_SHAPE = (
-    "expected a BFL endpoint ending in "
-    + " or ".join(f"/v1/{model.value}" for model in FluxModel)
-    + f", such as https://api.bfl.ai/v1/{FluxModel.PRO.value}"
-)
-
-
-def split_flux_api_url(url: str) -> tuple[str, FluxModel] | None:
-    """`https://api.bfl.ai/v1/flux-kontext-max` → (`https://api.bfl.ai`, the max model), as
-    the FLUX client builds `{BFL_API_URL}/v1/{BFL_MODEL}`; None for any other shape or model."""
-    match = _FLUX_ENDPOINT.fullmatch(url.strip())
-    if match is None:
-        return None
+def _profile_values(data: dict[str, Any]) -> dict[str, Any]:
+    raw_env = _given(data, "environment")
     try:
-        return match.group(1), FluxModel(match.group(2).lower())
+        environment = Environment(str(raw_env or Environment.PRODUCTION).lower())
     except ValueError:
-        return None
+        return {}  # the field validator reports the bad value
+    return PROFILES[environment]
+
+
+def _flux_api_url_values(data: dict[str, Any]) -> dict[str, Any]:
+    url = _given(data, "flux_api_url")
+    parts = split_flux_api_url(url) if isinstance(url, str) else None
+    if parts is None:
+        return {}  # unset, or `flux_endpoint` reports it
+    return {"bfl_api_url": parts[0], "bfl_model": parts[1].value}
+
+
+def _with_unset(data: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """`data`, with the `defaults` of the fields it does not give (names in any case)."""
+    given = {key.lower() for key in data}
+    return {**{k: v for k, v in defaults.items() if k not in given}, **data}
 
 
 class Settings(BaseSettings):
@@ -270,29 +176,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="before")
     @classmethod
-    def apply_profile(cls, data: Any) -> Any:
+    def fill_unset_fields(cls, data: Any) -> Any:
+        """The fields the environment leaves unset take the profile's values, and BFL_API_URL
+        and BFL_MODEL those FLUX_API_URL implies."""
         if not isinstance(data, dict):
             return data
-        raw_env = next((v for k, v in data.items() if k.lower() == "environment"), None)
-        try:
-            environment = Environment(str(raw_env or Environment.PRODUCTION).lower())
-        except ValueError:
-            return data  # the field validator reports the bad value
-        given = {key.lower() for key in data}
-        return {**{k: v for k, v in PROFILES[environment].items() if k not in given}, **data}
-
-    @model_validator(mode="before")
-    @classmethod
-    def read_flux_api_url(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        url = next((v for k, v in data.items() if k.lower() == "flux_api_url"), None)
-        parts = split_flux_api_url(url) if isinstance(url, str) else None
-        if parts is None:
-            return data  # unset, or `flux_endpoint` reports it
-        given = {key.lower() for key in data}
-        derived = {"bfl_api_url": parts[0], "bfl_model": parts[1].value}
-        return {**{k: v for k, v in derived.items() if k not in given}, **data}
+        return _with_unset(data, {**_profile_values(data), **_flux_api_url_values(data)})
 
     @field_validator(
         "environment",
@@ -332,11 +221,7 @@ class Settings(BaseSettings):
     @field_validator("flux_api_url")
     @classmethod
     def flux_endpoint(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        if split_flux_api_url(value) is None:
-            raise ValueError(FLUX_API_URL_SHAPE)
-        return value.strip()
+        return parse_flux_api_url(value)
 
     @field_validator("metrics_multiproc_dir", "metrics_port", mode="before")
     @classmethod
@@ -427,49 +312,3 @@ class Settings(BaseSettings):
     @property
     def burst_protection_enabled(self) -> bool:
         return self.rate_limit_burst_seconds > 0
-
-
-SECRET_FIELDS = {
-    name for name, field in Settings.model_fields.items() if "SecretStr" in str(field.annotation)
-}
-
-
-def field_names(field: str) -> list[str]:
-    """The variables that set a field, upper-case, the one that wins first."""
-    alias = Settings.model_fields[field].validation_alias
-    if isinstance(alias, AliasChoices):
-        return [choice.upper() for choice in alias.choices if isinstance(choice, str)]
-    return [field.upper()]
-
-
-# Other names a variable is read under (the reference's), upper-case → its field.
-ALIASES: dict[str, str] = {
-    name: field
-    for field in Settings.model_fields
-    for name in field_names(field)
-    if name != field.upper()
-}
-
-# Every variable Mizual reads, aliases included.
-VARIABLES: frozenset[str] = frozenset(
-    {field.upper() for field in Settings.model_fields} | set(ALIASES)
-)
-
-
-class ConfigurationError(Exception):
-    """Raised at start-up when a variable has an invalid value; the message names it."""
-
-
-def load_settings(*, distributed: bool = False, **overrides: Any) -> Settings:
-    """Read the settings. `distributed` (API and worker processes): Redis defaults to the
-    broker's, so the cache and the limits are shared without a second variable."""
-    try:
-        settings = Settings(**overrides)
-        if distributed and settings.redis_url is None:
-            settings = Settings(**overrides, redis_url=settings.celery_broker_url)
-        return settings
-    except ValidationError as exc:
-        from mizual.settings_report import describe_errors, variable_sources
-
-        problems = describe_errors(exc, sources=[overrides, *variable_sources()])
-        raise ConfigurationError("invalid configuration: " + "; ".join(problems)) from None

@@ -1,6 +1,6 @@
 """What a person is told about their configuration: a bad value as one sentence naming its
 variable and what it must hold, and a variable that looks like one of Mizual's but is not, with
-the known name nearest to it. The CLI prints these; `mizual.settings` holds the variables."""
+the known name nearest to it. The CLI prints these; `mizual.settings.model` holds the variables."""
 
 from __future__ import annotations
 
@@ -17,15 +17,9 @@ import annotated_types
 from dotenv import dotenv_values
 from pydantic import ValidationError
 
-from mizual.settings import (
-    ALIASES,
-    SECRET_FIELDS,
-    VARIABLES,
-    Settings,
-    field_names,
-    parse_byte_size,
-    split_flux_api_url,
-)
+from mizual.settings.model import Settings
+from mizual.settings.parsing import parse_byte_size, split_flux_api_url
+from mizual.settings.variables import ALIASES, SECRET_FIELDS, VARIABLES, field_names
 
 
 def describe_errors(exc: ValidationError, *, sources: list[Mapping[str, Any]]) -> list[str]:

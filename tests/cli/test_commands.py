@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from mizual import __version__
+from tests.cli.test_client_commands import mizual, one_line_error
 from tests.support import (
     UNKNOWN_ID,
     MizualServer,
@@ -21,7 +22,6 @@ from tests.support import (
     submit,
     wait_for,
 )
-from tests.test_cli import mizual, one_line_error
 
 PLAIN = {"COLUMNS": "100", "TERM": "dumb", "NO_COLOR": "1"}
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pyvips
 
+from tests.cli.test_client_commands import mizual, one_line_error
 from tests.support import MizualServer, colourfulness, encode, gradient_image, jpeg_bytes, submit
-from tests.test_cli import mizual, one_line_error
 
 
 def edit_id_of(stdout: str) -> str:
