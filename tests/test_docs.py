@@ -144,10 +144,10 @@ def test_security_doc_names_only_real_variables() -> None:
 
 def test_security_doc_states_every_rate_limit() -> None:
     """Each rule's allowance appears in the doc's table, on the row of its endpoint."""
-    from mizual.deps import Rules
+    from mizual.ratelimits import RULES, ResolvedRules
 
     rows = [line for line in SECURITY_DOC.read_text(encoding="utf-8").splitlines() if "|" in line]
-    rules = Rules(Settings())
+    rules = ResolvedRules(Settings())
     endpoints = {
         "edit_daily": ("POST /edit-image/", "3 accepted edits a day"),
         "edit_burst": ("POST /edit-image/", "1 accepted edit every 10 seconds"),
@@ -161,9 +161,9 @@ def test_security_doc_states_every_rate_limit() -> None:
         "debug_cache_stats": ("/debug/cache-stats", "5 a minute"),
         "debug_db_performance": ("/debug/db-performance", "3 a minute"),
     }
-    assert set(endpoints) == set(vars(rules))
+    assert set(endpoints) == {rule.name for rule in RULES.all()}
     for name, (endpoint, allowance) in endpoints.items():
-        rule = getattr(rules, name)
+        rule = rules[getattr(RULES, name)]
         assert allowance.split()[0] == str(rule.limit.amount), name
         assert any(endpoint in row and allowance in row for row in rows), name
 

@@ -1,15 +1,23 @@
-"""Request dependencies shared by the routers: the runtime, the client's address, rate limits."""
+"""Request dependencies shared by the routers: one typed dependency per collaborator of the
+process's runtime, the client's address, the rate limits and the admin check."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from mizual.edits.events import EditEvents
+from mizual.edits.service import EditService
+from mizual.edits.status import EditStatusStore
+from mizual.errors import NotFound, Unauthorized
+from mizual.feedback.service import FeedbackService
+from mizual.kit.bearer import bearer_matches
 from mizual.kit.clientip import resolve_client_ip
-from mizual.kit.ratelimit import Rule
+from mizual.ratelimits import LimitRule, ResolvedRules
 from mizual.runtime import Runtime
-from mizual.settings import Settings
 
 # The dependencies that only look things up are `async def`: FastAPI runs a plain `def` one in
 # its thread pool, a thread hop (and a wait for the GIL) per request for a dictionary lookup.
@@ -24,17 +32,28 @@ async def _runtime(request: Request) -> Runtime:
     return get_runtime(request)
 
 
+def _part_of_runtime(pick: Callable[[Runtime], object]) -> Any:
+    async def dependency(request: Request) -> object:
+        return pick(get_runtime(request))
+
+    return Depends(dependency)
+
+
+# For the operational routes, which read several of the process's parts (engine, queue, cache).
 RuntimeDep = Annotated[Runtime, Depends(_runtime)]
+EditsDep = Annotated[EditService, _part_of_runtime(lambda runtime: runtime.edits)]
+EditStatusDep = Annotated[EditStatusStore, _part_of_runtime(lambda runtime: runtime.edit_status)]
+EventsDep = Annotated[EditEvents, _part_of_runtime(lambda runtime: runtime.events)]
+FeedbackDep = Annotated[FeedbackService, _part_of_runtime(lambda runtime: runtime.feedback)]
 
 
 def client_ip(request: Request) -> str:
     """The client's address; X-Forwarded-For counts only from TRUSTED_PROXIES."""
     peer = request.client.host if request.client else "unknown"
-    settings: Settings = request.app.state.runtime.settings
     return resolve_client_ip(
         peer,
         request.headers.getlist("x-forwarded-for"),
-        trusted_proxies=settings.trusted_proxies,
+        trusted_proxies=get_runtime(request).settings.trusted_proxies,
     )
 
 
@@ -45,47 +64,38 @@ async def _client_ip(request: Request) -> str:
 ClientIp = Annotated[str, Depends(_client_ip)]
 
 
-class Rules:
-    """Every rate limit, per endpoint, with the reference's values."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.edit_daily = Rule.of(
-            "edit_daily",
-            f"{settings.rate_limit_daily_images}/day",
-            f"at most {settings.rate_limit_daily_images} edits a day are allowed per client",
-        )
-        self.edit_burst = Rule.of(
-            "edit_burst",
-            f"1/{max(settings.rate_limit_burst_seconds, 1)} seconds",
-            f"only one edit every {settings.rate_limit_burst_seconds} seconds is allowed",
-        )
-        self.edit_invalid = Rule.of(
-            "edit_invalid",
-            f"{settings.rate_limit_invalid_edits_per_minute}/minute",
-            f"at most {settings.rate_limit_invalid_edits_per_minute} invalid edit requests a "
-            "minute are allowed per client; check the request against the API documentation",
-        )
-        self.status = Rule.of(
-            "status",
-            f"{settings.rate_limit_status_checks_per_minute}/minute",
-            f"at most {settings.rate_limit_status_checks_per_minute} status checks a minute",
-        )
-        self.feedback = Rule.of("feedback", "5/minute", "at most 5 feedback messages a minute")
-        self.feedback_lookup = Rule.of(
-            "feedback_lookup", "10/minute", "at most 10 feedback look-ups a minute"
-        )
-        self.chain = Rule.of("chain", "10/minute", "at most 10 chain look-ups a minute")
-        self.celery_health = Rule.of("celery_health", "10/minute", "at most 10 a minute")
-        self.debug_db_schema = Rule.of("debug_db_schema", "5/minute", "at most 5 a minute")
-        self.debug_cache_stats = Rule.of("debug_cache_stats", "5/minute", "at most 5 a minute")
-        self.debug_db_performance = Rule.of(
-            "debug_db_performance", "3/minute", "at most 3 a minute"
-        )
+def rules_of(request: Request) -> ResolvedRules:
+    rules: ResolvedRules = request.app.state.rules
+    return rules
 
 
-def rate_limit(rule_name: str) -> Any:
+def rate_limit(rule: LimitRule) -> Any:
+    """A dependency that spends one request of the client's allowance under `rule` (429 when
+    none is left)."""
+
     async def spend(request: Request) -> None:
-        rules: Rules = request.app.state.rules
-        await get_runtime(request).limiter.ahit(getattr(rules, rule_name), client_ip(request))
+        await get_runtime(request).limiter.ahit(rules_of(request)[rule], client_ip(request))
 
     return Depends(spend)
+
+
+# Declares the bearer scheme in the OpenAPI document, so that Swagger UI's "Authorize" and
+# generated clients send the token. It never refuses (auto_error=False): require_admin decides,
+# with 404 while ADMIN_TOKEN is unset, as if the routes did not exist.
+ADMIN_BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="AdminToken",
+    description="`Authorization: Bearer <ADMIN_TOKEN>`: the server's ADMIN_TOKEN setting.",
+)
+
+
+def require_admin(
+    request: Request,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(ADMIN_BEARER)],
+) -> None:
+    """The admin routes (`/debug/*`, `/metrics`): only with the bearer token ADMIN_TOKEN."""
+    token = get_runtime(request).settings.admin_token
+    if token is None or not token.get_secret_value():
+        raise NotFound("Not Found")
+    if not bearer_matches(request.headers.get("authorization", ""), token.get_secret_value()):
+        raise Unauthorized("this endpoint needs 'Authorization: Bearer <ADMIN_TOKEN>'")

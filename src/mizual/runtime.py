@@ -1,20 +1,27 @@
-"""The per-process objects (engine, storage, cache, queue, providers), built once, closed once."""
+"""The composition root: every per-process object, built once in dependency order, closed once.
+
+Nothing is assigned after construction. Edits flow one way: the service queues an edit, the queue
+hands it to the pipeline, the pipeline records each change through the status store, which
+publishes it on the broadcast for the event streams.
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from enum import StrEnum
 
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
-from mizual import metrics
-from mizual.edits.events import EditEvents, build_edit_events
+from mizual.edits.events import EditEvents
 from mizual.edits.pipeline import Pipeline
 from mizual.edits.repository import EditRepository
 from mizual.edits.service import EditService
+from mizual.edits.status import EditStatusStore
 from mizual.feedback.repository import FeedbackRepository
 from mizual.feedback.service import FeedbackService
+from mizual.kit.broadcast import Broadcast
 from mizual.kit.cache import Cache, MemoryCache
 from mizual.kit.db.engine import build_engine
 from mizual.kit.db.timing import OperationTimings
@@ -26,6 +33,7 @@ from mizual.kit.rediscache import RedisCache
 from mizual.kit.storage.base import Storage
 from mizual.kit.storage.local import LocalStorage
 from mizual.kit.storage.s3 import S3Storage
+from mizual.observability import metrics, multiprocess
 from mizual.providers.editing.base import EditingProvider
 from mizual.providers.editing.factory import build_editing_provider
 from mizual.providers.prompting.base import PromptEnhancer
@@ -35,20 +43,32 @@ from mizual.settings import Settings
 logger = logging.getLogger(__name__)
 
 
-@dataclass
+class Role(StrEnum):
+    """What a process does with edits."""
+
+    EMBEDDED = "embedded"  # `mizual serve`: the API, and the edits in a pool of its own threads
+    API = "api"  # `mizual api`: the API; edits go to Celery workers
+    WORKER = "worker"  # a Celery worker process (or a test): runs what it is handed, queues none
+
+
+@dataclass(frozen=True)
 class Runtime:
     settings: Settings
+    role: Role
     engine: Engine
+    timings: OperationTimings
     storage: Storage
     cache: Cache
     limiter: RateLimiter
-    timings: OperationTimings
-    edits: EditService
-    feedback: FeedbackService
+    broadcast: Broadcast
+    edit_status: EditStatusStore
     editor: EditingProvider
     enhancer: PromptEnhancer
+    pipeline: Pipeline
+    queue: JobQueue | None
+    edits: EditService
+    feedback: FeedbackService
     events: EditEvents
-    queue: JobQueue | None = None
 
     async def close_loop_clients(self) -> None:
         """Close the connections opened on the event loop (cache and rate-limit reads); call on
@@ -59,13 +79,66 @@ class Runtime:
     def close(self) -> None:
         if self.queue is not None:
             self.queue.close()
-        self.events.close()
+        self.broadcast.close()
         self.editor.close()
         self.enhancer.close()
         self.cache.close()
         self.storage.close()
         self.engine.dispose()
-        metrics.process_exited()
+        multiprocess.process_exited()
+
+
+def build_runtime(settings: Settings, *, role: Role) -> Runtime:
+    multiprocess.configure(settings)  # before anything is recorded
+    engine = build_engine(settings)
+    timings = OperationTimings()
+    storage = build_storage(settings)
+    cache: Cache = RedisCache(settings.redis_url) if settings.redis_url else MemoryCache()
+    key_prefix = f"{settings.environment}:"
+    limiter = RateLimiter(
+        settings.redis_url or "memory://",
+        key_prefix=f"{key_prefix}ratelimit",
+        on_refusal=metrics.rate_limit_rejected,
+    )
+    broadcast = Broadcast.from_url(settings.redis_url, prefix=f"{key_prefix}events:")
+    repository = EditRepository(engine, timings)
+    status = EditStatusStore(
+        repository=repository,
+        storage=storage,
+        cache=cache,
+        broadcast=broadcast,
+        key_prefix=key_prefix,
+    )
+    editor, enhancer = build_editing_provider(settings), build_prompt_enhancer(settings)
+    pipeline = Pipeline(
+        settings=settings, status=status, storage=storage, editor=editor, enhancer=enhancer
+    )
+    queue = build_queue(settings, role=role, pipeline=pipeline)
+    edits = EditService(
+        settings=settings, repository=repository, status=status, storage=storage, queue=queue
+    )
+    feedback = FeedbackService(
+        repository=FeedbackRepository(engine, timings),
+        edit_status=status,
+        cache=cache,
+        key_prefix=key_prefix,
+    )
+    events = EditEvents(
+        status=status, broadcast=broadcast, heartbeat_seconds=settings.events_heartbeat_seconds
+    )
+    return Runtime(
+        settings=settings, role=role, engine=engine, timings=timings, storage=storage, cache=cache,
+        limiter=limiter, broadcast=broadcast, edit_status=status, editor=editor, enhancer=enhancer,
+        pipeline=pipeline, queue=queue, edits=edits, feedback=feedback, events=events
+    )  # fmt: skip
+
+
+def build_queue(settings: Settings, *, role: Role, pipeline: Pipeline) -> JobQueue | None:
+    if role is Role.EMBEDDED:
+        return InProcessQueue(handler=pipeline.run, max_workers=settings.max_workers)
+    if role is Role.API:
+        return CeleryQueue(build_celery(settings))
+    return None
 
 
 def build_storage(settings: Settings) -> Storage:
@@ -84,53 +157,3 @@ def build_storage(settings: Settings) -> Storage:
 
 def _reveal(secret: SecretStr | None) -> str | None:
     return secret.get_secret_value() if secret is not None else None
-
-
-def build_runtime(
-    settings: Settings, *, with_workers: bool, send_to_celery: bool = False
-) -> Runtime:
-    """`with_workers`: run edits in this process (embedded); `send_to_celery`: queue them for
-    Celery workers (distributed API); neither: a worker process or a test."""
-    metrics.configure(settings)  # before anything is recorded
-    engine = build_engine(settings)
-    timings = OperationTimings()
-    storage = build_storage(settings)
-    cache: Cache = RedisCache(settings.redis_url) if settings.redis_url else MemoryCache()
-    edit_repository = EditRepository(engine, timings)
-    edits = EditService(settings=settings, repository=edit_repository, storage=storage, cache=cache)
-    editor = build_editing_provider(settings)
-    runtime = Runtime(
-        settings=settings,
-        engine=engine,
-        storage=storage,
-        cache=cache,
-        limiter=RateLimiter(
-            settings.redis_url or "memory://",
-            key_prefix=f"{settings.environment}:ratelimit",
-            on_refusal=metrics.rate_limit_rejected,
-        ),
-        timings=timings,
-        edits=edits,
-        feedback=FeedbackService(
-            repository=FeedbackRepository(engine, timings), edits=edits, cache=cache
-        ),
-        editor=editor,
-        enhancer=build_prompt_enhancer(settings),
-        events=build_edit_events(settings, edits),
-    )
-    if with_workers:
-        runtime.queue = InProcessQueue(
-            handler=build_pipeline(runtime).run, max_workers=settings.max_workers
-        )
-    elif send_to_celery:
-        runtime.queue = CeleryQueue(build_celery(settings))
-    edits.queue = runtime.queue
-    return runtime
-
-
-def build_pipeline(runtime: Runtime) -> Pipeline:
-    return Pipeline(
-        service=runtime.edits,
-        editor=runtime.editor,
-        enhancer=runtime.enhancer,
-    )

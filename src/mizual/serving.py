@@ -72,7 +72,7 @@ def run_server(app: FastAPI, settings: Settings, listener: socket.socket) -> boo
             super().handle_exit(sig, frame)
             runtime = getattr(app.state, "runtime", None)
             if runtime is not None:
-                runtime.events.end_streams()
+                runtime.broadcast.end_subscriptions()
 
     server = Server(
         uvicorn.Config(

@@ -12,10 +12,10 @@ from uuid import UUID
 
 from celery.signals import worker_init, worker_process_shutdown
 
-from mizual import metrics
-from mizual.edits.pipeline import Pipeline
 from mizual.kit.queue.celery import PROCESS_EDIT_TASK, build_celery
-from mizual.runtime import Runtime, build_pipeline, build_runtime
+from mizual.observability import multiprocess
+from mizual.observability.worker_server import serve_worker_metrics
+from mizual.runtime import Role, Runtime, build_runtime
 from mizual.settings import load_settings
 
 logger = logging.getLogger(__name__)
@@ -23,32 +23,31 @@ logger = logging.getLogger(__name__)
 settings = load_settings(distributed=True)
 # Before the pool forks: its processes then record into the same folder (METRICS_MULTIPROC_DIR,
 # or a private one when this worker serves METRICS_PORT itself).
-metrics.configure(settings, private_folder=settings.metrics_port is not None)
+multiprocess.configure(settings, private_folder=settings.metrics_port is not None)
 app = build_celery(settings)
-_state: dict[str, tuple[Runtime, Pipeline]] = {}
+_state: dict[str, Runtime] = {}
 
 
-def _pipeline() -> Pipeline:
+def _runtime() -> Runtime:
     if "current" not in _state:
-        runtime = build_runtime(settings, with_workers=False)
-        _state["current"] = (runtime, build_pipeline(runtime))
-    return _state["current"][1]
+        _state["current"] = build_runtime(settings, role=Role.WORKER)
+    return _state["current"]
 
 
 @app.task(name=PROCESS_EDIT_TASK)  # type: ignore[untyped-decorator]
 def process_edit(edit_id: str) -> None:
-    _pipeline().run(UUID(edit_id))
+    _runtime().pipeline.run(UUID(edit_id))
 
 
 @worker_init.connect  # type: ignore[untyped-decorator]
 def _serve_metrics(**_kwargs: object) -> None:
     """In the main worker process only: `GET /metrics` on METRICS_PORT, when set."""
-    metrics.serve_worker_metrics(settings)
+    serve_worker_metrics(settings)
 
 
 @worker_process_shutdown.connect  # type: ignore[untyped-decorator]
 def _close_runtime(**_kwargs: object) -> None:
     if "current" in _state:
-        _state.pop("current")[0].close()
+        _state.pop("current").close()
     else:
-        metrics.process_exited(os.getpid())
+        multiprocess.process_exited(os.getpid())

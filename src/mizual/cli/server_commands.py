@@ -69,12 +69,13 @@ def api(host: HostOption = None, port: PortOption = None) -> None:
     """
     from mizual.app import create_app
     from mizual.logs import configure_logging
+    from mizual.runtime import Role
 
     settings = read_settings(distributed=True, host=host, port=port)
     configure_logging(settings)
     listener = _listen(settings)
     typer.echo(f"Mizual API at {settings.base_url}; edits go to {_broker(settings)}")
-    _run_server(create_app(settings, with_workers=False), settings, listener)
+    _run_server(create_app(settings, role=Role.API), settings, listener)
 
 
 def _listen(settings: Settings) -> socket.socket:

@@ -25,34 +25,38 @@ from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from mizual.deps import Rules, client_ip, get_runtime
+from mizual.deps import client_ip, get_runtime, rules_of
 from mizual.errors import MizualError, RateLimited
 from mizual.kit.jsonbody import JsonBodyRoute
 from mizual.kit.ratelimit import RateLimiter, Rule
+from mizual.ratelimits import RULES, ResolvedRules
 
 
 class SubmissionBudget:
     """One client's edit budgets, for one submission."""
 
-    def __init__(self, *, limiter: RateLimiter, rules: Rules, client: str, burst: bool) -> None:
+    def __init__(
+        self, *, limiter: RateLimiter, rules: ResolvedRules, client: str, burst: bool
+    ) -> None:
         self.limiter = limiter
-        self.rules = rules
         self.client = client
-        self._charged_rules = [rules.edit_burst, rules.edit_daily] if burst else [rules.edit_daily]
+        daily, burst_window = rules[RULES.edit_daily], rules[RULES.edit_burst]
+        self._charged_rules = [burst_window, daily] if burst else [daily]
+        self._invalid = rules[RULES.edit_invalid]
 
     @classmethod
     def of(cls, request: Request) -> SubmissionBudget:
         runtime = get_runtime(request)
         return cls(
             limiter=runtime.limiter,
-            rules=request.app.state.rules,
+            rules=rules_of(request),
             client=client_ip(request),
             burst=runtime.settings.burst_protection_enabled,
         )
 
     def ensure_some_left(self) -> None:
         """429 if any budget is already spent (nothing is counted)."""
-        for rule in [*self._charged_rules, self.rules.edit_invalid]:
+        for rule in [*self._charged_rules, self._invalid]:
             self.limiter.check(rule, self.client)
 
     @contextmanager
@@ -70,7 +74,7 @@ class SubmissionBudget:
             raise
 
     def count_refusal(self) -> None:
-        self.limiter.spend(self.rules.edit_invalid, self.client)
+        self.limiter.spend(self._invalid, self.client)
 
 
 def is_refusal(exc: BaseException) -> bool:

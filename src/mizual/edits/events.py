@@ -1,9 +1,10 @@
 """Live status of an edit as server-sent events: `GET /edit/{uuid}/events`.
 
-Every change to an edit goes through `EditService.publish`, which writes the new status view
-through to the status cache and then hands the same view to a publisher: the in-process `Hub`
-(embedded), or Redis pub/sub on `{ENVIRONMENT}:events:{uuid}` when `REDIS_URL` is set (every
-API process relays those to its own hub). A stream sends
+Every change to an edit goes through the status store (`edits.status`), which writes the new
+status view through to the status cache and then publishes the same view on the process's
+`Broadcast` (in the process, or Redis pub/sub on `{ENVIRONMENT}:events:{uuid}` when `REDIS_URL`
+is set, which every API process relays to its own subscribers). This module only turns those
+views into server-sent events. A stream sends
 
     event: status          one per change of the edit, starting with its current state
     id: <updated_at in microseconds since 1970>     increases with every change
@@ -21,8 +22,6 @@ Waiting is asynchronous: a stream holds no thread and no database connection bet
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -31,22 +30,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
-from mizual.edits.service import EditService, parse_edit_id
+from mizual.cleaning import parse_edit_id
 from mizual.edits.stages import EditStatus
-from mizual.kit.broadcast import (
-    CLOSED,
-    RESYNC,
-    Hub,
-    Publisher,
-    RedisPublisher,
-    RedisRelay,
-    Signal,
-    Subscription,
-)
-from mizual.settings import Settings
+from mizual.edits.status import EditStatusStore
+from mizual.kit.broadcast import CLOSED, RESYNC, Broadcast, Signal, Subscription
 
 logger = logging.getLogger(__name__)
 
@@ -93,45 +82,15 @@ class EditEvents:
     def __init__(
         self,
         *,
-        service: EditService,
-        hub: Hub,
-        publisher: Publisher,
-        relay: RedisRelay | None = None,
+        status: EditStatusStore,
+        broadcast: Broadcast,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
         poll_seconds: float = FALLBACK_POLL_SECONDS,
     ) -> None:
-        self.service = service
-        self.hub = hub
-        self.publisher = publisher
-        self.relay = relay
+        self.status = status
+        self.broadcast = broadcast
         self.heartbeat_seconds = heartbeat_seconds
         self.poll_seconds = poll_seconds
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    # Lifetime -------------------------------------------------------------------------------
-
-    def start(self) -> None:
-        """In an API process, inside its event loop: start relaying from Redis, if used."""
-        self._loop = asyncio.get_running_loop()
-        if self.relay is not None:
-            self.relay.start()
-
-    def end_streams(self) -> None:
-        """Shutting down: every open stream ends, and clients reconnect (to another process).
-
-        Safe from any thread and in a signal handler: the work is handed to the event loop."""
-        if self._loop is not None:
-            with contextlib.suppress(RuntimeError):  # the loop is already closed
-                self._loop.call_soon_threadsafe(self.hub.close)
-
-    async def stop(self) -> None:
-        self.hub.close()
-        if self.relay is not None:
-            await self.relay.stop()
-
-    def close(self) -> None:
-        if isinstance(self.publisher, RedisPublisher):
-            self.publisher.close()
 
     # Streams --------------------------------------------------------------------------------
 
@@ -139,7 +98,7 @@ class EditEvents:
         """The stream's response; errors (422, 404) are raised before anything is streamed."""
         edit_uuid = parse_edit_id(edit_id)
         seen = parse_last_event_id(last_event_id)
-        view = await run_in_threadpool(self.service.status, edit_id)
+        view = await self.status.aread(edit_uuid)
         if is_finished(view) and seen is not None and event_id(view) <= seen:
             # The client has the final state already. 204 tells an EventSource to stop trying.
             return Response(status_code=204)
@@ -149,27 +108,23 @@ class EditEvents:
             headers=STREAM_HEADERS,
         )
 
-    async def _read(self, edit_uuid: UUID) -> dict[str, Any]:
-        return await run_in_threadpool(self.service.status, str(edit_uuid))
-
     async def _read_or_none(self, edit_uuid: UUID) -> dict[str, Any] | None:
         try:
-            return await self._read(edit_uuid)
+            return await self.status.aread(edit_uuid)
         except Exception as exc:  # the database, say: the next round tries again
             logger.warning("edit %s: event stream could not read: %r", edit_uuid, exc)
             return None
 
     async def _stream(self, edit_uuid: UUID, seen: int | None) -> AsyncIterator[bytes]:
         # Subscribed before the state is read, so no change can fall between the two.
-        subscription = self.hub.subscribe(str(edit_uuid))
         loop_time = time.monotonic
-        try:
+        async with self.broadcast.subscribe(str(edit_uuid)) as subscription:
             latest = seen
 
             def newer(view: dict[str, Any]) -> bool:
                 return latest is None or event_id(view) > latest or is_finished(view)
 
-            view = await self._read(edit_uuid)
+            view = await self.status.aread(edit_uuid)
             if newer(view):
                 yield format_event(view)
                 latest = event_id(view) if latest is None else max(latest, event_id(view))
@@ -209,8 +164,6 @@ class EditEvents:
                     if is_finished(view):
                         return
                     latest = event_id(view)
-        finally:
-            subscription.close()
 
 
 class _Batch:
@@ -241,27 +194,3 @@ class _Batch:
             if left <= 0:
                 return
             self.add(await subscription.next(left))
-
-
-def build_edit_events(settings: Settings, service: EditService) -> EditEvents:
-    """Wires `service` to publish every change, in the process or through Redis."""
-    # With Redis, no message arrives until the relay's subscription is confirmed.
-    hub = Hub(healthy=settings.redis_url is None)
-    if settings.redis_url is None:
-        service.events = hub
-        return EditEvents(
-            service=service,
-            hub=hub,
-            publisher=hub,
-            heartbeat_seconds=settings.events_heartbeat_seconds,
-        )
-    prefix = f"{settings.environment}:events:"
-    publisher = RedisPublisher(settings.redis_url, prefix=prefix)
-    service.events = publisher
-    return EditEvents(
-        service=service,
-        hub=hub,
-        publisher=publisher,
-        relay=RedisRelay(settings.redis_url, prefix=prefix, hub=hub),
-        heartbeat_seconds=settings.events_heartbeat_seconds,
-    )

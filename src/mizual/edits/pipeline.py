@@ -14,9 +14,7 @@ from uuid import UUID
 
 import pyvips
 
-from mizual import metrics
 from mizual.edits.repository import EditRecord
-from mizual.edits.service import EditService
 from mizual.edits.stages import (
     COMPLETED_STAGE,
     FAILED_STAGE,
@@ -28,11 +26,15 @@ from mizual.edits.stages import (
     RetryPolicy,
     Stage,
 )
+from mizual.edits.status import EditStatusStore
+from mizual.edits.storage_keys import image_key
 from mizual.kit import imaging
 from mizual.kit.db.tables import utcnow
-from mizual.kit.storage.base import ObjectNotFound, StorageError
+from mizual.kit.storage.base import ObjectNotFound, Storage, StorageError
+from mizual.observability import metrics
 from mizual.providers.editing.base import EditingError, EditingProvider, EditRequest
 from mizual.providers.prompting.base import PromptEnhancer
+from mizual.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -53,15 +55,19 @@ class Pipeline:
     def __init__(
         self,
         *,
-        service: EditService,
+        settings: Settings,
+        status: EditStatusStore,
+        storage: Storage,
         editor: EditingProvider,
         enhancer: PromptEnhancer,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.service = service
+        self.status = status
+        self.storage = storage
         self.editor = editor
         self.enhancer = enhancer
-        ai_retries = service.settings.ai_processing_retries
+        self.storage_path_prefix = settings.storage_path_prefix
+        ai_retries = settings.ai_processing_retries
         self.retry_policy = {
             **RETRY_POLICY,
             Stage.AI_PROCESSING: RetryPolicy(max_retries=ai_retries, delay_seconds=5),
@@ -77,7 +83,7 @@ class Pipeline:
         }
 
     def run(self, edit_uuid: UUID) -> None:
-        record = self.service.start_attempt(edit_uuid)
+        record = self.status.start_attempt(edit_uuid)
         if record is None:
             logger.info("edit %s: nothing to do (finished or unknown)", edit_uuid)
             return
@@ -108,7 +114,7 @@ class Pipeline:
         return False
 
     def _enter(self, record: EditRecord, stage: Stage, timings: dict[str, float]) -> EditRecord:
-        updated = self.service.change(
+        updated = self.status.change(
             record.uuid, durable=False, processing_stage=stage.value, stage_timings=timings
         )
         assert updated is not None
@@ -145,7 +151,7 @@ class Pipeline:
 
     def _fail(self, record: EditRecord, stage: Stage, error: ProcessingError) -> None:
         logger.error("edit %s: failed at %s: %s", record.uuid, stage, error.detail)
-        self.service.change(
+        self.status.change(
             record.uuid,
             status=EditStatus.FAILED,
             processing_stage=FAILED_STAGE,
@@ -163,7 +169,7 @@ class Pipeline:
         is already stored."""
         if work.record.result_key is None:
             self._load_original(work, failure=STAGE_FAILURE_MESSAGES[Stage.INITIALIZATION])
-        elif not self.service.storage.exists(work.record.original_key):
+        elif not self.storage.exists(work.record.original_key):
             raise ProcessingError(
                 _ORIGINAL_MISSING,
                 retryable=False,
@@ -173,7 +179,7 @@ class Pipeline:
     def _enhance_prompt(self, work: _Work) -> None:
         original = self._load_original(work)
         enhanced = self.enhancer.enhance(prompt=work.record.prompt, image=original)
-        updated = self.service.change(
+        updated = self.status.change(
             work.record.uuid,
             durable=False,
             enhanced_prompt=enhanced.prompt,
@@ -190,7 +196,7 @@ class Pipeline:
     ) -> bytes:
         if work.original is None:
             try:
-                work.original = self.service.storage.get(work.record.original_key)
+                work.original = self.storage.get(work.record.original_key)
             except ObjectNotFound as exc:
                 raise ProcessingError(_ORIGINAL_MISSING, retryable=False, detail=str(exc)) from exc
             except StorageError as exc:
@@ -222,24 +228,29 @@ class Pipeline:
     def _upload_result(self, work: _Work) -> None:
         encoded = work.encoded
         assert encoded is not None
-        key = self.service.result_key(work.record.uuid, encoded.extension)
+        key = image_key(
+            prefix=self.storage_path_prefix,
+            kind="results",
+            edit_uuid=work.record.uuid,
+            extension=encoded.extension,
+        )
         try:
-            self.service.storage.put(key, encoded.data, content_type=encoded.content_type)
+            self.storage.put(key, encoded.data, content_type=encoded.content_type)
         except StorageError as exc:
             raise ProcessingError(
                 STAGE_FAILURE_MESSAGES[Stage.UPLOADING_RESULT], retryable=True, detail=str(exc)
             ) from exc
-        updated = self.service.change(
+        updated = self.status.change(
             work.record.uuid,
             result_key=key,
-            edited_image_url=self.service.storage.url(key),
+            edited_image_url=self.storage.url(key),
             edit_plan=work.plan,
         )
         assert updated is not None
         work.record = updated
 
     def _complete(self, work: _Work) -> None:
-        updated = self.service.change(
+        updated = self.status.change(
             work.record.uuid,
             status=EditStatus.COMPLETED,
             processing_stage=COMPLETED_STAGE,

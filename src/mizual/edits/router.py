@@ -4,9 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 
-from mizual.deps import RuntimeDep, rate_limit
+from mizual.cleaning import parse_edit_id
+from mizual.deps import EditsDep, EditStatusDep, EventsDep, rate_limit
 from mizual.edits.budget import SubmissionBudget, SubmissionRoute
 from mizual.edits.schemas import (
     ChainView,
@@ -14,8 +14,10 @@ from mizual.edits.schemas import (
     EditImageRequest,
     EditStatusView,
 )
+from mizual.errors import Conflict, InvalidInput, NotFound, RateLimited
+from mizual.errors.openapi import JSON_BODY_ERRORS, error_responses
 from mizual.kit.jsonbody import JsonBodyRoute
-from mizual.responses import JSON_BODY_ERRORS, error_responses
+from mizual.ratelimits import RULES
 
 router = APIRouter(tags=["edits"], route_class=JsonBodyRoute)
 
@@ -29,16 +31,16 @@ submissions = APIRouter(route_class=SubmissionRoute)
 @submissions.post(
     "/edit-image/",
     response_model=EditCreateResponse,
-    responses=error_responses(404, 409, *JSON_BODY_ERRORS),
+    responses=error_responses(NotFound, Conflict, *JSON_BODY_ERRORS),
 )
-def edit_image(body: EditImageRequest, request: Request, runtime: RuntimeDep) -> EditCreateResponse:
+def edit_image(body: EditImageRequest, request: Request, edits: EditsDep) -> EditCreateResponse:
     """Submit an image and a prompt; returns at once with the id to follow the edit by."""
     # Checked first, so that a refused request spends none of the client's edits.
-    submission = runtime.edits.prepare(
+    submission = edits.prepare(
         prompt=body.prompt, image=body.image, parent_edit_id=body.parent_edit_uuid
     )
     with SubmissionBudget.of(request).charge():
-        record = runtime.edits.accept(submission)
+        record = edits.accept(submission)
     return EditCreateResponse(edit_id=str(record.uuid), polling_url=f"/edit/{record.uuid}")
 
 
@@ -48,48 +50,45 @@ router.include_router(submissions)
 @router.get(
     "/edit/{edit_uuid}",
     response_model=EditStatusView,
-    dependencies=[rate_limit("status")],
-    responses=error_responses(404, 422, 429),
+    dependencies=[rate_limit(RULES.status)],
+    responses=error_responses(NotFound, InvalidInput, RateLimited),
 )
-async def edit_status(edit_uuid: str, runtime: RuntimeDep) -> JSONResponse:
+async def edit_status(edit_uuid: str, edit_status: EditStatusDep) -> JSONResponse:
     """The edit's stage, progress and, once completed, the result URL."""
-    # The hottest endpoint: a cached status is answered on the event loop, without a thread hop;
-    # only a miss goes to the thread pool for the database. The view was built as an
-    # EditStatusView, so it is sent as it is rather than validated against the model again.
-    view = await runtime.edits.cached_status(edit_uuid)
-    if view is None:
-        view = await run_in_threadpool(runtime.edits.status_after_miss, edit_uuid)
-    return JSONResponse(view)
+    # The hottest endpoint: async, so that a cached status is answered on the event loop without
+    # a thread hop. The view was built as an EditStatusView, so it is sent as it is rather than
+    # validated against the model again.
+    return JSONResponse(await edit_status.aread(parse_edit_id(edit_uuid)))
 
 
 @router.get(
     "/edit/{edit_uuid}/events",
-    dependencies=[rate_limit("status")],
+    dependencies=[rate_limit(RULES.status)],
     response_class=Response,
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "The event stream"},
         204: {"description": "Last-Event-ID already holds the final state: nothing to send."},
-        **error_responses(404, 422, 429),
+        **error_responses(NotFound, InvalidInput, RateLimited),
     },
 )
 async def edit_events(
     edit_uuid: str,
-    runtime: RuntimeDep,
+    events: EventsDep,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> Response:
     """The edit's status as server-sent events: `status` on every change (the current state
     first), `done` when it completes or fails. Async: a stream holds no thread while it waits."""
-    return await runtime.events.open(edit_uuid, last_event_id=last_event_id)
+    return await events.open(edit_uuid, last_event_id=last_event_id)
 
 
 @router.get(
     "/chain/{edit_uuid}",
     response_model=ChainView,
-    dependencies=[rate_limit("chain")],
-    responses=error_responses(404, 422, 429),
+    dependencies=[rate_limit(RULES.chain)],
+    responses=error_responses(NotFound, InvalidInput, RateLimited),
 )
-def edit_chain(edit_uuid: str, runtime: RuntimeDep) -> JSONResponse:
+def edit_chain(edit_uuid: str, edits: EditsDep) -> JSONResponse:
     """Every edit of the chain through this one, positions 1..n."""
     # Sent as built (each member a status view, as `GET /edit/{uuid}` sends it): the model
     # describes the body; validating it again would only cost time.
-    return JSONResponse(runtime.edits.chain(edit_uuid))
+    return JSONResponse(edits.chain(edit_uuid))

@@ -4,10 +4,12 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from mizual.deps import ClientIp, RuntimeDep, rate_limit
+from mizual.deps import ClientIp, FeedbackDep, rate_limit
+from mizual.errors import Conflict, InvalidInput, NotFound, NotReady, RateLimited
+from mizual.errors.openapi import JSON_BODY_ERRORS, error_responses
 from mizual.feedback.schemas import FeedbackCreate, FeedbackResponse, FeedbackView
 from mizual.kit.jsonbody import JsonBodyRoute
-from mizual.responses import JSON_BODY_ERRORS, error_responses
+from mizual.ratelimits import RULES
 
 router = APIRouter(tags=["feedback"], route_class=JsonBodyRoute)
 
@@ -17,14 +19,14 @@ THANKS = "Thank you for your feedback!"
 @router.post(
     "/feedback/",
     response_model=FeedbackResponse,
-    dependencies=[rate_limit("feedback")],
-    responses=error_responses(400, 404, 409, *JSON_BODY_ERRORS),
+    dependencies=[rate_limit(RULES.feedback)],
+    responses=error_responses(NotReady, NotFound, Conflict, *JSON_BODY_ERRORS),
 )
 def submit_feedback(
-    body: FeedbackCreate, runtime: RuntimeDep, client: ClientIp
+    body: FeedbackCreate, feedback: FeedbackDep, client: ClientIp
 ) -> FeedbackResponse:
     """Rate a completed edit: 1 (thumbs up) or 0 (thumbs down, with text). One rating per edit."""
-    record = runtime.feedback.submit(
+    record = feedback.submit(
         edit_id=body.edit_uuid,
         rating=body.rating,
         feedback_text=body.feedback_text,
@@ -44,9 +46,9 @@ def submit_feedback(
 @router.get(
     "/feedback/{edit_uuid}",
     response_model=FeedbackView,
-    dependencies=[rate_limit("feedback_lookup")],
-    responses=error_responses(404, 422, 429),
+    dependencies=[rate_limit(RULES.feedback_lookup)],
+    responses=error_responses(NotFound, InvalidInput, RateLimited),
 )
-def get_feedback(edit_uuid: str, runtime: RuntimeDep) -> dict[str, Any]:
+def get_feedback(edit_uuid: str, feedback: FeedbackDep) -> dict[str, Any]:
     """The feedback given for an edit; 404 when it has none."""
-    return runtime.feedback.feedback_for(edit_uuid)
+    return feedback.feedback_for(edit_uuid)

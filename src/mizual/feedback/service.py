@@ -7,8 +7,9 @@ import ipaddress
 from typing import Any
 from uuid import UUID
 
-from mizual.edits.service import EditService, clean_text, parse_edit_id
+from mizual.cleaning import clean_text, parse_edit_id
 from mizual.edits.stages import EditStatus
+from mizual.edits.status import EditStatusStore
 from mizual.errors import Conflict, InvalidInput, NotFound, NotReady
 from mizual.feedback.repository import DuplicateFeedback, FeedbackRecord, FeedbackRepository
 from mizual.feedback.schemas import MAX_FEEDBACK_CHARS, FeedbackView
@@ -38,11 +39,18 @@ _NOT_RATEABLE = {
 
 
 class FeedbackService:
-    def __init__(self, *, repository: FeedbackRepository, edits: EditService, cache: Cache) -> None:
+    def __init__(
+        self,
+        *,
+        repository: FeedbackRepository,
+        edit_status: EditStatusStore,
+        cache: Cache,
+        key_prefix: str,
+    ) -> None:
         self.repository = repository
-        self.edits = edits
+        self.edit_status = edit_status
         self.cache = cache
-        self._prefix = f"{edits.settings.environment}:feedback:"
+        self._prefix = f"{key_prefix}feedback:"
 
     def submit(
         self, *, edit_id: str, rating: int, feedback_text: str | None, client_ip: str | None
@@ -64,7 +72,7 @@ class FeedbackService:
         if self.cache.get(key) is not None:
             raise _already_given(edit_uuid)
         # 404 for an unknown edit; the state usually comes from the status cache.
-        state = self.edits.status(str(edit_uuid))["status"]
+        state = self.edit_status.read(edit_uuid)["status"]
         if state != EditStatus.COMPLETED:
             reason = _NOT_RATEABLE.get(state, f"it is {state}")
             raise NotReady(
@@ -93,7 +101,7 @@ class FeedbackService:
             return cached
         record = self.repository.get_for_edit(edit_uuid)
         if record is None:
-            self.edits.status(str(edit_uuid))  # "no edit ... exists" for an unknown edit
+            self.edit_status.read(edit_uuid)  # "no edit ... exists" for an unknown edit
             raise NotFound(f"edit {edit_uuid} has no feedback yet")
         view = _view(record)
         self.cache.set(key, view, ttl_seconds=FEEDBACK_TTL_SECONDS)

@@ -17,6 +17,7 @@ from limits.storage import MemoryStorage, RedisStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from mizual.errors import RateLimited
+from mizual.kit.throttle import ThrottledWarning
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ class RateLimiter:
             )
         self._storage = storage_from_string(storage_uri, **options)
         self._strategy = MovingWindowRateLimiter(self._storage)
-        self._last_warning = 0.0
+        self._store_down = ThrottledWarning(logger)
 
     def check(self, rule: Rule, client: str) -> None:
         """Fail if the client has no request left under the rule, without spending one."""
@@ -133,10 +134,7 @@ class RateLimiter:
             return True
 
     def _warn(self, exc: Exception) -> None:
-        now = time.monotonic()
-        if now - self._last_warning > 30:
-            self._last_warning = now
-            logger.warning("rate-limit store failed, allowing the request: %r", exc)
+        self._store_down.warn("rate-limit store failed, allowing the request: %r", exc)
 
     def _refusal(self, rule: Rule, client: str) -> RateLimited:
         try:

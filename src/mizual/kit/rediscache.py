@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-import time
 from typing import Any
 
 import redis
 import redis.asyncio
 
-logger = logging.getLogger(__name__)
+from mizual.kit.throttle import ThrottledWarning
 
-_WARN_EVERY_SECONDS = 30.0
+logger = logging.getLogger(__name__)
 
 
 def _dump(value: Any) -> str:
@@ -34,9 +32,7 @@ class RedisCache:
         self._client = redis.Redis.from_url(url, **options)
         # For `aget`: connects at its first use, so only on the event loop of an API process.
         self._async_client = redis.asyncio.Redis.from_url(url, **options)
-        self._lock = threading.Lock()
-        self._last_warning = 0.0
-        self.errors = 0
+        self._redis_down = ThrottledWarning(logger)
 
     def get(self, key: str) -> Any | None:
         try:
@@ -105,14 +101,11 @@ class RedisCache:
     async def aclose(self) -> None:
         await self._async_client.aclose()
 
+    @property
+    def errors(self) -> int:
+        return self._redis_down.occurrences
+
     def _warn(self, action: str, exc: redis.RedisError) -> None:
-        # One line per half minute, not one per request, while Redis is down.
-        with self._lock:
-            self.errors += 1
-            now = time.monotonic()
-            if now - self._last_warning < _WARN_EVERY_SECONDS:
-                return
-            self._last_warning = now
-        logger.warning(
+        self._redis_down.warn(
             "cache %s failed, answering from the database: %s", action, type(exc).__name__
         )

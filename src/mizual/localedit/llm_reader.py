@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from mizual.localedit.plan import CATALOGUE, EditPlan, InvalidPlan, validate_step
-from mizual.providers.prompting.chat import ChatModel, LlmError
+from mizual.providers.llm.chat import ChatModel, LlmError
 
 logger = logging.getLogger(__name__)
 

@@ -2,41 +2,16 @@
 
 from __future__ import annotations
 
-import hmac
 import statistics
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import APIRouter, Depends
 
-from mizual.deps import RuntimeDep, get_runtime, rate_limit
-from mizual.errors import NotFound, Unauthorized
+from mizual.deps import RuntimeDep, rate_limit, require_admin
+from mizual.errors.openapi import ADMIN_ERRORS, error_responses
 from mizual.ops.repository import database_statistics, describe_schema
 from mizual.ops.schemas import CacheStatsReport, DbPerformanceReport, DbSchemaReport
-from mizual.responses import ADMIN_ERRORS, error_responses
-
-# Declares the bearer scheme in the OpenAPI document, so that Swagger UI's "Authorize" and
-# generated clients send the token. It never refuses (auto_error=False): require_admin decides,
-# with 404 while ADMIN_TOKEN is unset, as if the routes did not exist.
-ADMIN_BEARER = HTTPBearer(
-    auto_error=False,
-    scheme_name="AdminToken",
-    description="`Authorization: Bearer <ADMIN_TOKEN>`: the server's ADMIN_TOKEN setting.",
-)
-
-
-def require_admin(
-    request: Request,
-    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(ADMIN_BEARER)],
-) -> None:
-    token = get_runtime(request).settings.admin_token
-    if token is None or not token.get_secret_value():
-        raise NotFound("Not Found")
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    expected = token.get_secret_value().encode()
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
-        raise Unauthorized("this endpoint needs 'Authorization: Bearer <ADMIN_TOKEN>'")
-
+from mizual.ratelimits import RULES
 
 router = APIRouter(
     prefix="/debug",
@@ -47,7 +22,7 @@ router = APIRouter(
 
 
 @router.get(
-    "/db-schema", response_model=DbSchemaReport, dependencies=[rate_limit("debug_db_schema")]
+    "/db-schema", response_model=DbSchemaReport, dependencies=[rate_limit(RULES.debug_db_schema)]
 )
 def db_schema(runtime: RuntimeDep) -> dict[str, Any]:
     """The database's tables (columns, indexes, row counts) and its migration revision."""
@@ -55,7 +30,9 @@ def db_schema(runtime: RuntimeDep) -> dict[str, Any]:
 
 
 @router.get(
-    "/cache-stats", response_model=CacheStatsReport, dependencies=[rate_limit("debug_cache_stats")]
+    "/cache-stats",
+    response_model=CacheStatsReport,
+    dependencies=[rate_limit(RULES.debug_cache_stats)],
 )
 def cache_stats(runtime: RuntimeDep) -> dict[str, Any]:
     """The cache's backend, size and hit rate."""
@@ -65,7 +42,7 @@ def cache_stats(runtime: RuntimeDep) -> dict[str, Any]:
 @router.get(
     "/db-performance",
     response_model=DbPerformanceReport,
-    dependencies=[rate_limit("debug_db_performance")],
+    dependencies=[rate_limit(RULES.debug_db_performance)],
 )
 def db_performance(runtime: RuntimeDep) -> dict[str, Any]:
     """Operation and stage timings (p50, p95), edits by status, the queue and the pool."""

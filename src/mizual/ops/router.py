@@ -16,13 +16,14 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from mizual import __version__
 from mizual.deps import RuntimeDep, rate_limit
-from mizual.errors import NotFound
+from mizual.errors import NotFound, RateLimited
+from mizual.errors.openapi import error_responses
 from mizual.kit.queue.celery import CeleryQueue
 from mizual.kit.storage.base import ObjectNotFound
 from mizual.kit.storage.local import IMAGES_ROUTE, LocalStorage
 from mizual.ops.repository import ping
 from mizual.ops.schemas import CeleryHealthReport, HealthReport, VersionInfo
-from mizual.responses import error_responses
+from mizual.ratelimits import RULES
 from mizual.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -71,13 +72,13 @@ def health(runtime: RuntimeDep) -> JSONResponse:
 @get_and_head(
     "/health/celery",
     response_model=CeleryHealthReport,
-    dependencies=[rate_limit("celery_health")],
+    dependencies=[rate_limit(RULES.celery_health)],
     responses={
         503: {
             "model": CeleryHealthReport,
             "description": "No worker answered, or the broker is down.",
         },
-        **error_responses(429),
+        **error_responses(RateLimited),
     },
 )
 def celery_health(runtime: RuntimeDep) -> JSONResponse:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from mizual.providers.editing.factory import flux_config
 from mizual.providers.editing.flux import FluxEditingProvider
-from mizual.providers.prompting.chat import LlmError
-from mizual.providers.prompting.factory import build_chat_model
+from mizual.providers.llm.chat import LlmError
+from mizual.providers.llm.factory import build_chat_model
 from mizual.settings import EditProvider, Settings
 
 CHECK_TIMEOUT_SECONDS = 15.0

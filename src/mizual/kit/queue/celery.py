@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import Any
 from uuid import UUID
 
 import redis
 from celery import Celery
 
+from mizual.kit.throttle import ThrottledWarning
 from mizual.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class CeleryQueue:
         self.app = app
         self._redis: redis.Redis | None = None
         self._lock = threading.Lock()
-        self._last_warning = 0.0
+        self._broker_down = ThrottledWarning(logger)
 
     def dispatch(self, edit_uuid: UUID) -> None:
         self.app.send_task(PROCESS_EDIT_TASK, args=[str(edit_uuid)])
@@ -93,10 +93,7 @@ class CeleryQueue:
                 pipe.hlen(prefix + _UNACKED_KEY)
                 *waiting, unacknowledged = pipe.execute()
         except redis.RedisError as exc:
-            now = time.monotonic()
-            if now - self._last_warning > 30:
-                self._last_warning = now
-                logger.warning("could not read the queue length from the broker: %r", exc)
+            self._broker_down.warn("could not read the queue length from the broker: %r", exc)
             return {}
         return {"waiting": int(sum(waiting)), "unacknowledged": int(unacknowledged)}
 

@@ -7,7 +7,7 @@ from mizual.providers.editing.base import EditingProvider
 from mizual.providers.editing.flux import FluxConfig, FluxEditingProvider
 from mizual.providers.editing.local import LocalEditingProvider
 from mizual.providers.editing.noop import NoopEditingProvider
-from mizual.providers.prompting.factory import build_chat_model
+from mizual.providers.llm.factory import build_chat_model
 from mizual.settings import EditProvider, Settings
 
 

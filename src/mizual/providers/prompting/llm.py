@@ -11,8 +11,8 @@ import logging
 import time
 
 from mizual.kit import imaging
+from mizual.providers.llm.chat import Answer, ChatModel, LlmError
 from mizual.providers.prompting.base import EnhancedPrompt
-from mizual.providers.prompting.chat import Answer, ChatModel, LlmError
 
 logger = logging.getLogger(__name__)
 

@@ -281,12 +281,12 @@ def test_recording_a_metric_is_cheap(tmp_path: Path) -> None:
     nothing an edit of tens of milliseconds could notice."""
     script = """
 import sys, time
-from mizual import metrics
+from mizual.observability import metrics, multiprocess
 from mizual.settings import load_settings
 mode = sys.argv[1]
 folder = mode if mode != "memory" else None
-metrics.configure(load_settings(metrics_multiproc_dir=folder, _env_file=None))
-assert (metrics.multiprocess_folder() is not None) == (folder is not None)
+multiprocess.configure(load_settings(metrics_multiproc_dir=folder, _env_file=None))
+assert (multiprocess.multiprocess_folder() is not None) == (folder is not None)
 started = time.perf_counter()
 for _ in range(10_000):
     metrics.observe_stage("completion", 0.01)

@@ -1,7 +1,9 @@
 """The domain error hierarchy.
 
-Services and workers raise these; they never raise HTTP errors. `app.py` maps every
-`MizualError` to a JSON response in one handler, using `status_code` and `code`.
+Services and workers raise these; they never raise HTTP errors. Each class carries what a client
+gets: its HTTP status, a stable `code`, and the `description` the OpenAPI document gives it.
+`errors.handlers` maps every `MizualError` to a JSON response in one handler; a route lists the
+errors it can raise with `errors.openapi.error_responses(NotFound, ...)`, so the docs follow.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 class MizualError(Exception):
     status_code = 500
     code = "internal_error"
+    description = "Something failed on the server; the details are in its log."
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -19,6 +22,7 @@ class MizualError(Exception):
 class InvalidInput(MizualError):
     status_code = 422
     code = "invalid_input"
+    description = "A field is missing or invalid; `detail` names it."
 
 
 class InvalidImage(InvalidInput):
@@ -28,6 +32,7 @@ class InvalidImage(InvalidInput):
 class UnsupportedImageType(MizualError):
     status_code = 415
     code = "unsupported_image_type"
+    description = "Not JSON, or not an image format Mizual accepts."
 
 
 class UnsupportedMediaType(MizualError):
@@ -35,11 +40,13 @@ class UnsupportedMediaType(MizualError):
 
     status_code = 415
     code = "unsupported_media_type"
+    description = "Not JSON, or not an image format Mizual accepts."
 
 
 class PayloadTooLarge(MizualError):
     status_code = 413
     code = "payload_too_large"
+    description = "The body, the image or its pixel count is above the limit."
 
 
 class NotReady(MizualError):
@@ -48,31 +55,41 @@ class NotReady(MizualError):
 
     status_code = 400
     code = "not_ready"
+    description = (
+        "The edit is not in a state that allows this (only a completed edit can be rated)."
+    )
 
 
 class NotFound(MizualError):
     status_code = 404
     code = "not_found"
+    description = "No such edit (or, for admin routes, ADMIN_TOKEN is not set)."
 
 
 class Conflict(MizualError):
     status_code = 409
     code = "conflict"
+    description = (
+        "The request conflicts with what is stored (a second rating, an unfinished parent)."
+    )
 
 
 class ChainTooLong(MizualError):
     status_code = 422
     code = "chain_too_long"
+    description = "A field is missing or invalid; `detail` names it."
 
 
 class Unauthorized(MizualError):
     status_code = 401
     code = "unauthorized"
+    description = "The admin token is missing or wrong."
 
 
 class RateLimited(MizualError):
     status_code = 429
     code = "rate_limited"
+    description = "Too many requests from this client; `Retry-After` says when to try again."
 
     def __init__(self, message: str, *, retry_after: int, limit: int, remaining: int = 0) -> None:
         super().__init__(message)
@@ -84,3 +101,4 @@ class RateLimited(MizualError):
 class ServiceUnavailable(MizualError):
     status_code = 503
     code = "service_unavailable"
+    description = "A service Mizual depends on is unreachable; try again in a minute."

@@ -14,12 +14,12 @@ from mizual.edits.pipeline import Pipeline
 from mizual.edits.stages import RETRY_POLICY, Stage
 from mizual.kit.db.migrate import upgrade
 from mizual.kit.db.tables import edits, utcnow
-from mizual.kit.storage.base import StorageError
+from mizual.kit.storage.base import Storage, StorageError
 from mizual.kit.storage.local import LocalStorage
 from mizual.providers.editing.base import EditingError, EditOutcome, EditRequest
 from mizual.providers.editing.local import LocalEditingProvider
 from mizual.providers.prompting.base import UnchangedPrompt
-from mizual.runtime import Runtime, build_runtime
+from mizual.runtime import Role, Runtime, build_runtime
 from mizual.settings import load_settings
 from tests.support import data_url, jpeg_bytes
 
@@ -56,15 +56,23 @@ class CountingEditor(LocalEditingProvider):
 @pytest.fixture
 def runtime(database_options: dict[str, str], tmp_path: Path) -> Iterator[Runtime]:
     settings = load_settings(data_dir=tmp_path, environment="preview", **database_options)
-    built = build_runtime(settings, with_workers=False)
+    built = build_runtime(settings, role=Role.WORKER)
     upgrade(built.engine, schema=settings.database_schema)
     yield built
     built.close()
 
 
-def make_pipeline(runtime: Runtime, editor: CountingEditor, delays: list[float]) -> Pipeline:
+def make_pipeline(
+    runtime: Runtime,
+    editor: CountingEditor,
+    delays: list[float],
+    *,
+    storage: Storage | None = None,
+) -> Pipeline:
     return Pipeline(
-        service=runtime.edits,
+        settings=runtime.settings,
+        status=runtime.edit_status,
+        storage=storage or runtime.storage,
         editor=editor,
         enhancer=UnchangedPrompt("off in tests"),
         sleep=delays.append,
@@ -80,10 +88,9 @@ def new_edit(runtime: Runtime, prompt: str = "make it black and white") -> UUID:
 
 def test_retryable_upload_failure_is_retried_with_backoff(runtime: Runtime, tmp_path: Path) -> None:
     flaky = FlakyStorage(root=tmp_path / "images", base_url="http://test", failures=2)
-    runtime.edits.storage = flaky
     edit_uuid = new_edit(runtime)
     delays: list[float] = []
-    make_pipeline(runtime, CountingEditor(), delays).run(edit_uuid)
+    make_pipeline(runtime, CountingEditor(), delays, storage=flaky).run(edit_uuid)
 
     record = runtime.edits.get(edit_uuid)
     assert record.status == "completed"
@@ -95,13 +102,11 @@ def test_retryable_upload_failure_is_retried_with_backoff(runtime: Runtime, tmp_
 def test_upload_failing_past_the_policy_fails_the_edit_with_a_safe_message(
     runtime: Runtime, tmp_path: Path
 ) -> None:
-    runtime.edits.storage = FlakyStorage(
-        root=tmp_path / "images", base_url="http://test", failures=99
-    )
+    flaky = FlakyStorage(root=tmp_path / "images", base_url="http://test", failures=99)
     edit_uuid = new_edit(runtime)
-    make_pipeline(runtime, CountingEditor(), []).run(edit_uuid)
+    make_pipeline(runtime, CountingEditor(), [], storage=flaky).run(edit_uuid)
 
-    status = runtime.edits.status(str(edit_uuid))
+    status = runtime.edit_status.read(edit_uuid)
     assert status["status"] == "failed"
     assert status["error_stage"] == "uploading_result"
     assert status["message"] == "We could not save your edited image. Please try again."
@@ -132,9 +137,8 @@ class ReadCountingStorage(LocalStorage):
 
 def test_a_run_asks_storage_for_the_original_once(runtime: Runtime, tmp_path: Path) -> None:
     storage = ReadCountingStorage(root=tmp_path / "images", base_url="http://test")
-    runtime.edits.storage = storage
     edit_uuid = new_edit(runtime)
-    make_pipeline(runtime, CountingEditor(), []).run(edit_uuid)
+    make_pipeline(runtime, CountingEditor(), [], storage=storage).run(edit_uuid)
 
     assert runtime.edits.get(edit_uuid).status == "completed"
     assert storage.original_calls == 1
@@ -144,10 +148,9 @@ def test_an_unreadable_original_is_retried_at_initialization(
     runtime: Runtime, tmp_path: Path
 ) -> None:
     storage = ReadCountingStorage(root=tmp_path / "images", base_url="http://test", reads_fail=1)
-    runtime.edits.storage = storage
     edit_uuid = new_edit(runtime)
     delays: list[float] = []
-    make_pipeline(runtime, CountingEditor(), delays).run(edit_uuid)
+    make_pipeline(runtime, CountingEditor(), delays, storage=storage).run(edit_uuid)
 
     assert runtime.edits.get(edit_uuid).status == "completed"
     assert delays == [RETRY_POLICY[Stage.INITIALIZATION].delay_seconds]
@@ -155,13 +158,13 @@ def test_an_unreadable_original_is_retried_at_initialization(
 
 def test_a_missing_original_fails_the_edit_at_initialization(runtime: Runtime) -> None:
     edit_uuid = new_edit(runtime)
-    storage = runtime.edits.storage
+    storage = runtime.storage
     assert isinstance(storage, LocalStorage)
     storage.path_for(runtime.edits.get(edit_uuid).original_key).unlink()
     editor = CountingEditor()
     make_pipeline(runtime, editor, []).run(edit_uuid)
 
-    status = runtime.edits.status(str(edit_uuid))
+    status = runtime.edit_status.read(edit_uuid)
     assert (status["status"], status["error_stage"]) == ("failed", "initialization")
     assert (
         status["message"] == "The original image of this edit is missing. Please upload it again."
@@ -176,7 +179,7 @@ def test_permanent_editor_error_is_not_retried(runtime: Runtime) -> None:
     make_pipeline(runtime, editor, delays).run(edit_uuid)
     assert editor.calls == 1
     assert delays == []
-    assert runtime.edits.status(str(edit_uuid))["message"] == "Your prompt was refused."
+    assert runtime.edit_status.read(edit_uuid)["message"] == "Your prompt was refused."
 
 
 def test_ai_processing_has_no_retries_even_for_retryable_errors(runtime: Runtime) -> None:
@@ -225,7 +228,7 @@ def test_sweep_fails_edits_stuck_in_processing(runtime: Runtime) -> None:
     runtime.edits.repository.update(busy, status="processing", processing_stage="ai_processing")
 
     assert runtime.edits.fail_stuck_edits() == 1
-    status = runtime.edits.status(str(stuck))
+    status = runtime.edit_status.read(stuck)
     assert status["status"] == "failed"
     assert status["error_stage"] == "ai_processing"
     assert "stopped making progress" in status["message"]
@@ -240,17 +243,17 @@ def test_a_poll_that_read_the_row_before_a_change_cannot_cache_it_during_the_cha
     it read: the next poll, before the worker has written the new status, must not see it."""
     edit_id = str(new_edit(runtime))
     stale = runtime.edits.get(UUID(edit_id))
-    service, repository = runtime.edits, runtime.edits.repository
+    status, repository = runtime.edit_status, runtime.edits.repository
     real_update = repository.update
     polls: list[dict[str, object]] = []
 
     def update_then_let_the_slow_poll_store_its_read(edit_uuid: UUID, **values: object) -> object:
         updated = real_update(edit_uuid, **values)
-        service._fill_status(stale)  # the slow poll's `add` of the row it read before
-        polls.append(service.status(edit_id))  # the next poll, while the change is unpublished
+        status._fill(stale)  # the slow poll's `add` of the row it read before
+        polls.append(status.read(UUID(edit_id)))  # the next poll, while the change is unpublished
         return updated
 
     monkeypatch.setattr(repository, "update", update_then_let_the_slow_poll_store_its_read)
-    service.change(UUID(edit_id), processing_stage="initialization")
+    status.change(UUID(edit_id), processing_stage="initialization")
     assert polls[0]["processing_stage"] == "initialization"
-    assert service.status(edit_id)["processing_stage"] == "initialization"
+    assert status.read(UUID(edit_id))["processing_stage"] == "initialization"

@@ -1,0 +1,167 @@
+"""What a client sees of an edit, and every change to it: the one home of the status cache.
+
+Every change goes through `change` / `start_attempt`, which keep this order:
+
+1. the cached status is replaced by a short-lived "changing" marker;
+2. the row is written;
+3. the new view is written through to the cache (`set`), then published to the edit's event
+   streams — the very view a poll would read.
+
+A reader fills the cache from the database with `add`, which never overwrites, and treats the
+marker as a miss: a reader that loaded the row just before a change can neither put the older
+state back over the newer one nor serve it while the change is being written. Chains keep their
+shape (the members' ids) under a key of their own, with the same marker while a chain grows.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from uuid import UUID
+
+from anyio import to_thread
+
+from mizual.edits.repository import EditRecord, EditRepository
+from mizual.edits.schemas import EditStatusView
+from mizual.errors import NotFound
+from mizual.kit.broadcast import Broadcast
+from mizual.kit.cache import Cache
+from mizual.kit.storage.base import Storage
+
+logger = logging.getLogger(__name__)
+
+STATUS_TTL_SECONDS = 30
+CHAIN_TTL_SECONDS = 60
+# At most this long: the new value normally replaces the marker within milliseconds.
+CHANGING_SECONDS = 10
+_CHANGING = "changing"
+
+View = dict[str, Any]
+
+
+class EditStatusStore:
+    def __init__(
+        self,
+        *,
+        repository: EditRepository,
+        storage: Storage,
+        cache: Cache,
+        broadcast: Broadcast,
+        key_prefix: str,
+    ) -> None:
+        self.repository = repository
+        self.storage = storage
+        self.cache = cache
+        self.broadcast = broadcast
+        self._prefix = key_prefix
+
+    # Reading -----------------------------------------------------------------------------------
+
+    def read(self, edit_uuid: UUID) -> View:
+        """The edit's status view: cached, else from the database (NotFound if there is none)."""
+        cached = _as_view(self.cache.get(self._status_key(edit_uuid)))
+        return cached if cached is not None else self._load(edit_uuid)
+
+    async def aread(self, edit_uuid: UUID) -> View:
+        """`read` for the event loop: the cache is read on the loop (no thread hop for a hit);
+        a miss goes to the thread pool for the database, without asking the cache again (that
+        would double the wait while Redis is unreachable)."""
+        cached = _as_view(await self.cache.aget(self._status_key(edit_uuid)))
+        if cached is not None:
+            return cached
+        return await to_thread.run_sync(self._load, edit_uuid)
+
+    def record(self, edit_uuid: UUID) -> EditRecord:
+        record = self.repository.get(edit_uuid)
+        if record is None:
+            raise NotFound(f"no edit {edit_uuid} exists")
+        return record
+
+    def view(self, record: EditRecord) -> View:
+        return EditStatusView.from_record(record, storage=self.storage).model_dump(mode="json")
+
+    def chain(self, edit_uuid: UUID) -> list[View]:
+        """The status views of every member of the chain through the edit, positions 1..n."""
+        key = self._chain_key(edit_uuid)
+        members = self.cache.get(key)
+        if isinstance(members, list):
+            views = self._member_views([UUID(member) for member in members])
+            if views is not None:
+                return views
+        records = self.repository.chain(edit_uuid)
+        if not records:
+            raise NotFound(f"no edit {edit_uuid} exists")
+        if members is None:  # not while the chain is changing
+            shape = [str(record.uuid) for record in records]
+            self.cache.add(key, shape, ttl_seconds=CHAIN_TTL_SECONDS)
+        return [self._fill(record) for record in records]
+
+    # Changing ----------------------------------------------------------------------------------
+
+    def change(self, edit_uuid: UUID, *, durable: bool = True, **values: Any) -> EditRecord | None:
+        """Record a change to an edit and publish it. `durable=False` marks mere progress, which
+        a database crash may lose (the edit is then resumed from its last durable state)."""
+        self._mark_changing(edit_uuid)
+        record = self.repository.update(edit_uuid, durable=durable, **values)
+        if record is not None:
+            self.publish(record)
+        return record
+
+    def start_attempt(self, edit_uuid: UUID) -> EditRecord | None:
+        """Mark an unfinished edit as processing (one more attempt); None if it is finished."""
+        self._mark_changing(edit_uuid)
+        record = self.repository.start_attempt(edit_uuid)
+        if record is not None:
+            self.publish(record)
+        return record
+
+    def publish(self, record: EditRecord) -> View:
+        """Write the edit's current state through to the cache, then tell its event streams
+        (the same view, after the cache has it). Called after every change."""
+        view = self.view(record)
+        self.cache.set(self._status_key(record.uuid), view, ttl_seconds=STATUS_TTL_SECONDS)
+        self.broadcast.publish(str(record.uuid), view)
+        return view
+
+    def chain_grows(self, parent_uuid: UUID) -> None:
+        """A new child changes the chain seen from its parent and from every ancestor."""
+        for member in self.repository.lineage(parent_uuid):
+            self.cache.set(self._chain_key(member), _CHANGING, ttl_seconds=CHANGING_SECONDS)
+
+    # Internals ---------------------------------------------------------------------------------
+
+    def _load(self, edit_uuid: UUID) -> View:
+        return self._fill(self.record(edit_uuid))
+
+    def _fill(self, record: EditRecord) -> View:
+        # `add`, not `set`: a worker's newer state, written meanwhile, must win over this read.
+        view = self.view(record)
+        self.cache.add(self._status_key(record.uuid), view, ttl_seconds=STATUS_TTL_SECONDS)
+        return view
+
+    def _member_views(self, members: list[UUID]) -> list[View] | None:
+        """Each member's current status: from the cache, the rest from the database."""
+        keys = [self._status_key(member) for member in members]
+        cached = [_as_view(value) for value in self.cache.get_many(keys)]
+        missing = [member for member, view in zip(members, cached, strict=True) if view is None]
+        loaded = {record.uuid: record for record in self.repository.get_many(missing)}
+        if len(loaded) < len(missing):
+            return None  # the cached shape names an edit the database lacks; read it afresh
+        return [
+            view if view is not None else self._fill(loaded[member])
+            for member, view in zip(members, cached, strict=True)
+        ]
+
+    def _mark_changing(self, edit_uuid: UUID) -> None:
+        self.cache.set(self._status_key(edit_uuid), _CHANGING, ttl_seconds=CHANGING_SECONDS)
+
+    def _status_key(self, edit_uuid: UUID) -> str:
+        return f"{self._prefix}status:{edit_uuid}"
+
+    def _chain_key(self, edit_uuid: UUID) -> str:
+        return f"{self._prefix}chain:{edit_uuid}"
+
+
+def _as_view(cached: Any) -> View | None:
+    """A cached status view (a copy), or None for a miss or the changing marker."""
+    return dict(cached) if isinstance(cached, dict) else None

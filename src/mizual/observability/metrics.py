@@ -1,0 +1,70 @@
+"""What is counted, and the one call per event that records it (an in-memory update, or a write
+to this process's memory-mapped file in multiprocess mode: no system call, no network)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram, disable_created_metrics
+from prometheus_client.registry import Collector
+
+# From a few milliseconds (initialization, completion) to minutes (a remote editor).
+STAGE_BUCKETS = (
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600,
+)  # fmt: skip
+
+# No `_created` series: they only add a gauge per series to the text format (and are absent in
+# multiprocess mode anyway).
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
+# Not registered anywhere: each scrape builds its registry (see `exposition`).
+STAGE_SECONDS = Histogram(
+    "mizual_edit_stage_duration_seconds",
+    "How long a stage of an edit took, retries included (stages that succeeded).",
+    ["stage"],
+    buckets=STAGE_BUCKETS,
+    registry=None,
+)
+EDITS_FINISHED = Counter(
+    "mizual_edits_finished",
+    "Edits that reached a final status: completed or failed.",
+    ["status"],
+    registry=None,
+)
+PROVIDER_ERRORS = Counter(
+    "mizual_provider_errors",
+    "Failures of the editing provider, by provider and class (each attempt counts).",
+    ["provider", "error_class"],
+    registry=None,
+)
+RATE_LIMIT_REJECTIONS = Counter(
+    "mizual_rate_limit_rejections",
+    "Requests refused with 429, by rate-limit rule.",
+    ["rule"],
+    registry=None,
+)
+RECORDED: tuple[Collector, ...] = (
+    STAGE_SECONDS,
+    EDITS_FINISHED,
+    PROVIDER_ERRORS,
+    RATE_LIMIT_REJECTIONS,
+)
+
+
+def observe_stage(stage: str, seconds: float) -> None:
+    STAGE_SECONDS.labels(stage).observe(seconds)
+
+
+def edit_finished(status: str) -> None:
+    EDITS_FINISHED.labels(status).inc()
+
+
+def edits_failed(count: int) -> None:
+    if count:
+        EDITS_FINISHED.labels("failed").inc(count)
+
+
+def provider_error(provider: str, error_class: str) -> None:
+    PROVIDER_ERRORS.labels(provider, error_class).inc()
+
+
+def rate_limit_rejected(rule: str) -> None:
+    RATE_LIMIT_REJECTIONS.labels(rule).inc()
