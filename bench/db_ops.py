@@ -38,7 +38,7 @@ def one_round(repository: Any) -> dict[str, float]:
         )
         made.append(edit_uuid)
         repository.get(edit_uuid)
-        repository.start_attempt(edit_uuid)
+        repository.start_attempt(edit_uuid, lease_seconds=30)
         for stage in ("initialization", "enhancing_prompt", "ai_processing", "completion"):
             repository.update(
                 edit_uuid, durable=False, processing_stage=stage, stage_timings={stage: 1.0}

@@ -41,7 +41,12 @@ def create_app(settings: Settings, *, role: Role = Role.EMBEDDED) -> FastAPI:
         runtime.broadcast.start()
         if role is Role.EMBEDDED:
             runtime.edits.recover_unfinished()
-        # Safe to run in every API process: each round is one conditional UPDATE.
+        # Both safe to run in every API process: each round is one conditional UPDATE.
+        reconciler = Periodic(
+            "edit-reconciler",
+            runtime.edits.reconcile,
+            every_seconds=settings.reconcile_interval_seconds,
+        ).start()
         sweeper = Periodic(
             "stuck-edit-sweep",
             runtime.edits.fail_stuck_edits,
@@ -51,6 +56,7 @@ def create_app(settings: Settings, *, role: Role = Role.EMBEDDED) -> FastAPI:
             yield
         finally:
             sweeper.stop()
+            reconciler.stop()
             await runtime.broadcast.stop()
             await runtime.close_loop_clients()
             runtime.close()

@@ -79,6 +79,7 @@ class Runtime:
     def close(self) -> None:
         if self.queue is not None:
             self.queue.close()
+        self.pipeline.close()
         self.broadcast.close()
         self.editor.close()
         self.enhancer.close()

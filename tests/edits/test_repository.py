@@ -80,7 +80,7 @@ def test_every_write_hands_back_the_edit_as_a_read_sees_it(repository: EditRepos
     assert (created.chain_position, created.parent_edit_uuid) == (2, root)
     assert (created.status, created.processing_stage, created.attempts) == ("pending", "pending", 0)
 
-    started = repository.start_attempt(child_uuid)
+    started = repository.start_attempt(child_uuid, lease_seconds=30)
     assert started == repository.get(child_uuid)
     assert started is not None
     assert (started.status, started.attempts) == ("processing", 1)
@@ -95,7 +95,8 @@ def test_every_write_hands_back_the_edit_as_a_read_sees_it(repository: EditRepos
 
     finished = repository.update(child_uuid, status="completed", processing_stage="completed")
     assert finished == repository.get(child_uuid)
-    assert repository.start_attempt(child_uuid) is None  # a finished edit is not started again
+    # A finished edit is not started again.
+    assert repository.start_attempt(child_uuid, lease_seconds=30) is None
     assert repository.update(uuid.uuid4(), processing_stage="x") is None
 
 
@@ -106,7 +107,7 @@ def test_a_progress_write_leaves_the_connection_durable(
     with postgres_repository.engine.connect() as conn:
         pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
 
-    postgres_repository.start_attempt(edit_uuid)
+    postgres_repository.start_attempt(edit_uuid, lease_seconds=30)
     postgres_repository.update(edit_uuid, durable=False, processing_stage="ai_processing")
 
     # The pool holds one connection: the same session served the writes and answers here.

@@ -1,6 +1,8 @@
 """Runs an edit through its stages: records each stage, retries per policy, resumes after a crash.
 
 The same `Pipeline.run` serves the in-process queue (embedded) and the Celery task (distributed).
+An attempt holds a lease on its edit while it runs (`edits.lease`), and every write it makes
+names its attempt, so an attempt that another worker has taken over writes nothing more.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from uuid import UUID
 
 import pyvips
 
+from mizual.edits.lease import Lease, LeaseLost, LeaseRenewer
 from mizual.edits.repository import EditRecord
 from mizual.edits.stages import (
     COMPLETED_STAGE,
@@ -46,6 +49,7 @@ class _Work:
     """What one run carries between stages; rebuilt from the database on a re-run."""
 
     record: EditRecord
+    attempt: int  # the fencing token: every write names it
     original: bytes | None = None
     encoded: imaging.EncodedImage | None = None
     plan: list[dict[str, Any]] | None = None
@@ -67,6 +71,11 @@ class Pipeline:
         self.editor = editor
         self.enhancer = enhancer
         self.storage_path_prefix = settings.storage_path_prefix
+        self.lease_seconds = settings.edit_lease_seconds
+        self.leases = LeaseRenewer(
+            renew=lambda held: status.renew_leases(held, lease_seconds=self.lease_seconds),
+            lease_seconds=self.lease_seconds,
+        )
         ai_retries = settings.ai_processing_retries
         self.retry_policy = {
             **RETRY_POLICY,
@@ -83,27 +92,53 @@ class Pipeline:
         }
 
     def run(self, edit_uuid: UUID) -> None:
-        record = self.status.start_attempt(edit_uuid)
+        record = self.status.start_attempt(edit_uuid, lease_seconds=self.lease_seconds)
         if record is None:
-            logger.info("edit %s: nothing to do (finished or unknown)", edit_uuid)
+            logger.info(
+                "edit %s: nothing to do (finished, unknown, or running elsewhere)", edit_uuid
+            )
             return
         logger.info("edit %s: attempt %d started", edit_uuid, record.attempts)
-        work = _Work(record)
-        timings = dict(record.stage_timings or {})
+        work = _Work(record, attempt=record.attempts)
+        try:
+            with self.leases.hold(edit_uuid, attempt=work.attempt) as lease:
+                self._run_stages(work, lease)
+        except LeaseLost:
+            logger.warning(
+                "edit %s: attempt %d stopped: another attempt runs the edit now",
+                edit_uuid,
+                work.attempt,
+            )
+
+    def close(self) -> None:
+        self.leases.close()
+
+    def _run_stages(self, work: _Work, lease: Lease) -> None:
+        timings = dict(work.record.stage_timings or {})
         for stage in PIPELINE:
             if self._already_done(stage, work.record):
                 continue
+            lease.check()
             # One write per stage: its start, with the durations of the stages before it.
-            work.record = self._enter(work.record, stage, timings)
+            self._write(work, durable=False, processing_stage=stage.value, stage_timings=timings)
             started = time.perf_counter()
             try:
                 self._run_with_retries(stage, work)
             except ProcessingError as exc:
-                self._fail(work.record, stage, exc)
+                self._fail(work, stage, exc)
                 return
             elapsed = time.perf_counter() - started
             timings[stage.value] = round(elapsed * 1000, 2)
             metrics.observe_stage(stage.value, elapsed)
+
+    def _write(self, work: _Work, *, durable: bool = True, **values: Any) -> None:
+        """Record a change of this attempt's edit; LeaseLost if another attempt runs it now."""
+        updated = self.status.change(
+            work.record.uuid, attempt=work.attempt, durable=durable, **values
+        )
+        if updated is None:
+            raise LeaseLost(f"edit {work.record.uuid}: attempt {work.attempt} was taken over")
+        work.record = updated
 
     @staticmethod
     def _already_done(stage: Stage, record: EditRecord) -> bool:
@@ -112,13 +147,6 @@ class Pipeline:
         if stage in (Stage.FETCHING_IMAGE, Stage.AI_PROCESSING, Stage.UPLOADING_RESULT):
             return record.result_key is not None
         return False
-
-    def _enter(self, record: EditRecord, stage: Stage, timings: dict[str, float]) -> EditRecord:
-        updated = self.status.change(
-            record.uuid, durable=False, processing_stage=stage.value, stage_timings=timings
-        )
-        assert updated is not None
-        return updated
 
     def _run_with_retries(self, stage: Stage, work: _Work) -> None:
         policy = self.retry_policy[stage]
@@ -129,6 +157,8 @@ class Pipeline:
                 return
             except ProcessingError as exc:
                 error = exc
+            except LeaseLost:
+                raise
             except Exception as exc:  # an unexpected bug or outage: retry, then fail safely
                 logger.exception("edit %s: %s raised unexpectedly", work.record.uuid, stage)
                 error = ProcessingError(
@@ -149,15 +179,16 @@ class Pipeline:
             )
             self.sleep(delay)
 
-    def _fail(self, record: EditRecord, stage: Stage, error: ProcessingError) -> None:
-        logger.error("edit %s: failed at %s: %s", record.uuid, stage, error.detail)
-        self.status.change(
-            record.uuid,
+    def _fail(self, work: _Work, stage: Stage, error: ProcessingError) -> None:
+        logger.error("edit %s: failed at %s: %s", work.record.uuid, stage, error.detail)
+        self._write(
+            work,
             status=EditStatus.FAILED,
             processing_stage=FAILED_STAGE,
             error_stage=stage.value,
             error_message=error.message,
             finished_at=utcnow(),
+            lease_expires_at=None,
         )
         metrics.edit_finished(EditStatus.FAILED)
 
@@ -179,14 +210,7 @@ class Pipeline:
     def _enhance_prompt(self, work: _Work) -> None:
         original = self._load_original(work)
         enhanced = self.enhancer.enhance(prompt=work.record.prompt, image=original)
-        updated = self.status.change(
-            work.record.uuid,
-            durable=False,
-            enhanced_prompt=enhanced.prompt,
-            prompt_note=enhanced.note,
-        )
-        assert updated is not None
-        work.record = updated
+        self._write(work, durable=False, enhanced_prompt=enhanced.prompt, prompt_note=enhanced.note)
 
     def _fetch_image(self, work: _Work) -> None:
         self._load_original(work)
@@ -233,6 +257,7 @@ class Pipeline:
             kind="results",
             edit_uuid=work.record.uuid,
             extension=encoded.extension,
+            attempt=work.attempt,
         )
         try:
             self.storage.put(key, encoded.data, content_type=encoded.content_type)
@@ -240,25 +265,19 @@ class Pipeline:
             raise ProcessingError(
                 STAGE_FAILURE_MESSAGES[Stage.UPLOADING_RESULT], retryable=True, detail=str(exc)
             ) from exc
-        updated = self.status.change(
-            work.record.uuid,
-            result_key=key,
-            edited_image_url=self.storage.url(key),
-            edit_plan=work.plan,
+        self._write(
+            work, result_key=key, edited_image_url=self.storage.url(key), edit_plan=work.plan
         )
-        assert updated is not None
-        work.record = updated
 
     def _complete(self, work: _Work) -> None:
-        updated = self.status.change(
-            work.record.uuid,
+        self._write(
+            work,
             status=EditStatus.COMPLETED,
             processing_stage=COMPLETED_STAGE,
             finished_at=utcnow(),
             error_message=None,
             error_stage=None,
+            lease_expires_at=None,
         )
-        assert updated is not None
-        work.record = updated
         metrics.edit_finished(EditStatus.COMPLETED)
-        logger.info("edit %s: completed", updated.uuid)
+        logger.info("edit %s: completed", work.record.uuid)

@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import CTE, Engine, Row, Update, and_, bindparam, func, insert, select, update
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    Engine,
+    Row,
+    Update,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 
 from mizual.edits.stages import EditStatus
 from mizual.kit.db.tables import edit_chains, edits, utcnow
@@ -36,6 +50,8 @@ class EditRecord:
     updated_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    lease_expires_at: datetime | None
+    dispatched_at: datetime | None
     chain_position: int | None
     parent_edit_uuid: UUID | None
 
@@ -82,6 +98,23 @@ def _ancestors(edit_uuid: UUID) -> CTE:
     )
 
 
+@dataclass(frozen=True)
+class Orphan:
+    uuid: UUID
+    status: str
+    processing_stage: str | None
+    attempts: int
+
+
+def _lease_expired(now: datetime) -> ColumnElement[bool]:
+    return or_(edits.c.lease_expires_at.is_(None), edits.c.lease_expires_at < now)
+
+
+def _running(attempt: int) -> ColumnElement[bool]:
+    """The attempt number is the fencing token: only the running attempt may write."""
+    return and_(edits.c.status == EditStatus.PROCESSING, edits.c.attempts == attempt)
+
+
 class EditRepository:
     """Writes of several statements are one transaction; everything else runs in autocommit
     mode: PostgreSQL makes one statement atomic by itself, and the BEGIN and COMMIT round trips
@@ -118,6 +151,9 @@ class EditRepository:
                     processing_stage="pending",
                     created_at=now,
                     updated_at=now,
+                    # Dispatched right after the commit; should the process die in between,
+                    # the reconciler dispatches it once this is REDISPATCH_AFTER_SECONDS old.
+                    dispatched_at=now,
                     stage_timings={},
                 )
                 .returning(*edits.c)
@@ -143,10 +179,22 @@ class EditRepository:
         return EditRecord.from_row(row) if row else None
 
     @timed
-    def update(self, edit_uuid: UUID, *, durable: bool = True, **values: Any) -> EditRecord | None:
+    def update(
+        self,
+        edit_uuid: UUID,
+        *,
+        attempt: int | None = None,
+        durable: bool = True,
+        **values: Any,
+    ) -> EditRecord | None:
+        """The changed edit, or None when there is none, or when `attempt` is given and is no
+        longer the edit's running attempt (another worker took it over: fenced)."""
+        condition = edits.c.uuid == edit_uuid
+        if attempt is not None:
+            condition = and_(condition, _running(attempt))
         query = (
             update(edits)
-            .where(edits.c.uuid == edit_uuid)
+            .where(condition)
             .values(**values, updated_at=utcnow())
             .returning(*_RETURN_EDIT)
         )
@@ -155,17 +203,22 @@ class EditRepository:
         return EditRecord.from_row(row) if row else None
 
     @timed
-    def start_attempt(self, edit_uuid: UUID) -> EditRecord | None:
-        """Mark an unfinished edit as processing and count the attempt; None if it is finished.
-        Progress: not waited for on disk (see the class)."""
+    def start_attempt(self, edit_uuid: UUID, *, lease_seconds: float) -> EditRecord | None:
+        """Claim the edit for one more attempt, with a lease of `lease_seconds`: only if it is
+        pending, or processing under a lease that has expired. None if it is finished, unknown,
+        or held by a live attempt. Progress: not waited for on disk (see the class)."""
         now = utcnow()
-        unfinished = edits.c.status.in_([EditStatus.PENDING, EditStatus.PROCESSING])
+        claimable = or_(
+            edits.c.status == EditStatus.PENDING,
+            and_(edits.c.status == EditStatus.PROCESSING, _lease_expired(now)),
+        )
         query = (
             update(edits)
-            .where(and_(edits.c.uuid == edit_uuid, unfinished))
+            .where(and_(edits.c.uuid == edit_uuid, claimable))
             .values(
                 status=EditStatus.PROCESSING,
                 attempts=edits.c.attempts + 1,
+                lease_expires_at=now + timedelta(seconds=lease_seconds),
                 started_at=func.coalesce(edits.c.started_at, now),
                 updated_at=now,
             )
@@ -176,12 +229,81 @@ class EditRepository:
         return EditRecord.from_row(row) if row else None
 
     @timed
+    def renew_leases(self, held: list[tuple[UUID, int]], *, lease_seconds: float) -> set[UUID]:
+        """Extend the leases of these (edit, attempt) pairs; the edits whose attempt still runs
+        them. Not a change a client sees, so `updated_at` stays."""
+        query = (
+            update(edits)
+            .where(
+                and_(
+                    tuple_(edits.c.uuid, edits.c.attempts).in_(held),
+                    edits.c.status == EditStatus.PROCESSING,
+                )
+            )
+            .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
+            .returning(edits.c.uuid)
+        )
+        with self.autocommit.connect() as conn:
+            return set(conn.execute(query).scalars())
+
+    @timed
+    def release_leases(self) -> int:
+        """Expire every lease (at the start of the one process that runs edits, embedded: the
+        attempts that held them died with the previous run)."""
+        query = (
+            update(edits)
+            .where(
+                and_(edits.c.status == EditStatus.PROCESSING, edits.c.lease_expires_at.is_not(None))
+            )
+            .values(lease_expires_at=None)
+        )
+        with self.autocommit.connect() as conn:
+            return conn.execute(query).rowcount
+
+    @timed
+    def claim_orphans(self, *, dispatched_before: datetime, limit: int = 100) -> list[Orphan]:
+        """Edits that must run and, as far as the row tells, have no live job: pending, or
+        processing under an expired lease, and last dispatched before `dispatched_before`. Their
+        `dispatched_at` is set to now in the same statement, so each is handed out once per
+        interval however many processes ask; on PostgreSQL rows another process is claiming are
+        skipped (FOR UPDATE SKIP LOCKED), on SQLite the statement holds the write lock."""
+        now = utcnow()
+        orphaned = and_(
+            or_(edits.c.dispatched_at.is_(None), edits.c.dispatched_at < dispatched_before),
+            or_(
+                edits.c.status == EditStatus.PENDING,
+                and_(edits.c.status == EditStatus.PROCESSING, _lease_expired(now)),
+            ),
+        )
+        candidates = (
+            select(edits.c.id)
+            .where(orphaned)
+            .order_by(edits.c.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        query = (
+            update(edits)
+            .where(edits.c.id.in_(candidates.scalar_subquery()))
+            .values(dispatched_at=now)
+            .returning(edits.c.uuid, edits.c.status, edits.c.processing_stage, edits.c.attempts)
+        )
+        with self.autocommit.connect() as conn:
+            return [Orphan(*row) for row in conn.execute(query)]
+
+    @timed
     def fail_stuck(self, *, idle_since: datetime, message: str) -> list[UUID]:
         """Fail every edit still processing with no progress recorded since `idle_since`."""
         now = utcnow()
         query = (
             update(edits)
-            .where(and_(edits.c.status == EditStatus.PROCESSING, edits.c.updated_at < idle_since))
+            .where(
+                and_(
+                    edits.c.status == EditStatus.PROCESSING,
+                    edits.c.updated_at < idle_since,
+                    _lease_expired(now),
+                )
+            )
             .values(
                 status=EditStatus.FAILED,
                 error_stage=edits.c.processing_stage,

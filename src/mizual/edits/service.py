@@ -12,7 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from mizual.cleaning import clean_text, parse_edit_id
-from mizual.edits.repository import EditRecord, EditRepository
+from mizual.edits.repository import EditRecord, EditRepository, Orphan
 from mizual.edits.schemas import MAX_PROMPT_CHARS
 from mizual.edits.stages import EditStatus
 from mizual.edits.status import EditStatusStore
@@ -29,6 +29,13 @@ from mizual.settings import Settings
 logger = logging.getLogger(__name__)
 
 STUCK_MESSAGE = "Your edit stopped making progress and was cancelled. Please submit it again."
+# An edit whose workers keep dying under it (a photo that crashes them, say) is not handed out
+# for ever.
+MAX_ATTEMPTS = 5
+GAVE_UP_MESSAGE = (
+    "Your edit was started {attempts} times and stopped each time before it finished, so it "
+    "was cancelled. Please try a smaller image or another prompt."
+)
 QUEUE_DOWN_MESSAGE = (
     "Edits cannot be queued right now because the job queue is unreachable. Please try again "
     "in a minute."
@@ -195,15 +202,53 @@ class EditService:
     # Recovery ----------------------------------------------------------------------------------
 
     def recover_unfinished(self) -> int:
-        """Queue again every edit a previous run left pending or processing."""
+        """At the start of the one process that runs edits (embedded): queue again every edit a
+        previous run left pending or processing; their leases died with that run."""
         if self.queue is None:
             return 0
+        self.repository.release_leases()
         unfinished = self.repository.list_unfinished()
         for edit_uuid in unfinished:
             self.queue.dispatch(edit_uuid)
         if unfinished:
             logger.info("re-queued %d unfinished edit(s) from a previous run", len(unfinished))
         return len(unfinished)
+
+    def reconcile(self) -> int:
+        """Dispatch again what the rows say must run and nothing runs: edits pending though
+        dispatched REDISPATCH_AFTER_SECONDS ago (the job was lost with the broker, or the API
+        died between commit and dispatch), and edits whose worker's lease has expired (it died).
+        Safe in every process at once: each edit is claimed by one of them per interval."""
+        if self.queue is None:
+            return 0
+        dispatched_before = utcnow() - timedelta(seconds=self.settings.redispatch_after_seconds)
+        orphans = self.repository.claim_orphans(dispatched_before=dispatched_before)
+        for orphan in orphans:
+            if orphan.attempts >= MAX_ATTEMPTS:
+                self._give_up(orphan)
+                continue
+            logger.warning(
+                "edit %s: %s with no live job (attempt %d); dispatching it again",
+                orphan.uuid,
+                orphan.status,
+                orphan.attempts,
+            )
+            self.queue.dispatch(orphan.uuid)
+        return len(orphans)
+
+    def _give_up(self, orphan: Orphan) -> None:
+        record = self.status.change(
+            orphan.uuid,
+            attempt=orphan.attempts,
+            status=EditStatus.FAILED,
+            error_stage=orphan.processing_stage,
+            processing_stage="failed",
+            error_message=GAVE_UP_MESSAGE.format(attempts=orphan.attempts),
+            finished_at=utcnow(),
+        )
+        if record is not None:
+            logger.error("edit %s: stopped %d times; marked failed", orphan.uuid, orphan.attempts)
+            metrics.edits_failed(1)
 
     def fail_stuck_edits(self) -> int:
         """No edit stays "processing" forever: fail those without progress past the deadline."""

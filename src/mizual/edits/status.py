@@ -98,22 +98,36 @@ class EditStatusStore:
 
     # Changing ----------------------------------------------------------------------------------
 
-    def change(self, edit_uuid: UUID, *, durable: bool = True, **values: Any) -> EditRecord | None:
-        """Record a change to an edit and publish it. `durable=False` marks mere progress, which
-        a database crash may lose (the edit is then resumed from its last durable state)."""
+    def change(
+        self,
+        edit_uuid: UUID,
+        *,
+        attempt: int | None = None,
+        durable: bool = True,
+        **values: Any,
+    ) -> EditRecord | None:
+        """Record a change to an edit and publish it; None if nothing was changed. `attempt`:
+        only if that attempt still runs the edit (a worker's writes). `durable=False` marks mere
+        progress, which a database crash may lose (the edit is then resumed from its last
+        durable state)."""
         self._mark_changing(edit_uuid)
-        record = self.repository.update(edit_uuid, durable=durable, **values)
+        record = self.repository.update(edit_uuid, attempt=attempt, durable=durable, **values)
         if record is not None:
             self.publish(record)
         return record
 
-    def start_attempt(self, edit_uuid: UUID) -> EditRecord | None:
-        """Mark an unfinished edit as processing (one more attempt); None if it is finished."""
+    def start_attempt(self, edit_uuid: UUID, *, lease_seconds: float) -> EditRecord | None:
+        """Claim the edit for one more attempt, leased for `lease_seconds`; None if it is
+        finished, unknown, or held by a live attempt."""
         self._mark_changing(edit_uuid)
-        record = self.repository.start_attempt(edit_uuid)
+        record = self.repository.start_attempt(edit_uuid, lease_seconds=lease_seconds)
         if record is not None:
             self.publish(record)
         return record
+
+    def renew_leases(self, held: list[tuple[UUID, int]], *, lease_seconds: float) -> set[UUID]:
+        """The edits of `held` (edit, attempt) whose attempt still runs them, leases renewed."""
+        return self.repository.renew_leases(held, lease_seconds=lease_seconds)
 
     def publish(self, record: EditRecord) -> View:
         """Write the edit's current state through to the cache, then tell its event streams

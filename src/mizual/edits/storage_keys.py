@@ -7,7 +7,15 @@ from uuid import UUID
 
 
 def image_key(
-    *, prefix: str, kind: Literal["originals", "results"], edit_uuid: UUID, extension: str
+    *,
+    prefix: str,
+    kind: Literal["originals", "results"],
+    edit_uuid: UUID,
+    extension: str,
+    attempt: int = 1,
 ) -> str:
-    name = f"{kind}/{edit_uuid}.{extension}"
+    """A result of a later attempt has a name of its own (`<uuid>-2.jpg`): an attempt that was
+    taken over may still be uploading, and must not replace the object its successor recorded."""
+    stem = str(edit_uuid) if attempt <= 1 else f"{edit_uuid}-{attempt}"
+    name = f"{kind}/{stem}.{extension}"
     return f"{prefix}/{name}" if prefix else name

@@ -6,6 +6,8 @@ import logging
 import threading
 from collections.abc import Callable
 
+from mizual.kit.throttle import ThrottledWarning
+
 logger = logging.getLogger(__name__)
 
 
@@ -15,6 +17,8 @@ class Periodic:
         self._every = every_seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        # While the database is down a round fails every few seconds: one line per half minute.
+        self._failing = ThrottledWarning(logger)
 
     def start(self) -> Periodic:
         self._thread.start()
@@ -24,8 +28,8 @@ class Periodic:
         while not self._stop.wait(self._every):
             try:
                 self._action()
-            except Exception:  # keep going: the next round may succeed
-                logger.exception("%s failed", self._thread.name)
+            except Exception as exc:  # keep going: the next round may succeed
+                self._failing.warn("%s failed: %r", self._thread.name, exc)
 
     def stop(self) -> None:
         self._stop.set()

@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     celery_visibility_timeout: int = Field(default=3600, ge=10)
     stuck_edit_timeout_seconds: int = Field(default=1200, ge=10)
     sweep_interval_seconds: float = Field(default=60, gt=0)
+    edit_lease_seconds: float = Field(default=30, ge=3, le=3600)
+    reconcile_interval_seconds: float = Field(default=5, gt=0, le=600)
+    redispatch_after_seconds: float = Field(default=30, ge=1, le=3600)
     events_heartbeat_seconds: float = Field(default=15, gt=0, le=300)
 
     # Metrics (GET /metrics; see mizual.metrics)

@@ -96,6 +96,10 @@ edits = Table(
     Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
     Column("started_at", UTCDateTime),
     Column("finished_at", UTCDateTime),
+    # Work recovery (migration 0003): until when the worker running the edit holds it (renewed
+    # while it runs), and when a job for it was last handed to the queue.
+    Column("lease_expires_at", UTCDateTime),
+    Column("dispatched_at", UTCDateTime),
     Index("idx_edits_status", "status"),
     Index("idx_edits_created_at", "created_at"),
 )
