@@ -116,7 +116,7 @@ class Settings(BaseSettings):
     redispatch_after_seconds: float = Field(default=30, ge=1, le=3600)
     events_heartbeat_seconds: float = Field(default=15, gt=0, le=300)
 
-    # Metrics (GET /metrics; see mizual.metrics)
+    # Metrics (GET /metrics; see mizual.observability)
     metrics_multiproc_dir: Path | None = None
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
