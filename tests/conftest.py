@@ -2,11 +2,14 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import kombu
 import psycopg
 import pytest
 import redis
@@ -132,3 +135,45 @@ def redis_url(redis_server_url: str) -> Iterator[str]:
     yield url
     client.flushdb()
     client.close()
+
+
+# RabbitMQ, for the tests of the amqp broker.
+AMQP_URL = os.environ.get("MIZUAL_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672")
+
+
+def _ping_rabbitmq() -> None:
+    with kombu.Connection(f"{AMQP_URL}//", connect_timeout=3) as connection:
+        connection.connect()
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_server_url() -> str:
+    return require_service("RabbitMQ", AMQP_URL, "MIZUAL_TEST_AMQP_URL", _ping_rabbitmq)
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+@pytest.fixture
+def amqp_url(rabbitmq_server_url: str) -> Iterator[str]:
+    """A virtual host of its own for one test, deleted afterwards; where rabbitmqctl is not at
+    hand (RabbitMQ elsewhere), the default one, its queue emptied before and after."""
+    if shutil.which("rabbitmqctl") is None:
+        url = f"{rabbitmq_server_url}//"
+        _purge(url)
+        yield url
+        _purge(url)
+        return
+    vhost = f"mizual-test-{uuid.uuid4().hex[:12]}"
+    _rabbitmqctl("add_vhost", vhost)
+    _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    try:
+        yield f"{rabbitmq_server_url}/{vhost}"
+    finally:
+        _rabbitmqctl("delete_vhost", vhost)
+
+
+def _purge(url: str) -> None:
+    with kombu.Connection(url, connect_timeout=3) as connection:
+        kombu.Queue("celery", channel=connection.default_channel).purge()

@@ -1,22 +1,26 @@
 """The Celery worker: `mizual worker`, or `celery -A mizual.worker worker`.
 
-Each worker process builds its own runtime (engine, storage, cache, providers) on its first job,
-after the fork, and runs the same pipeline the embedded queue runs.
+Each pool process builds its own runtime (engine, storage, cache, providers) on its first job,
+after the fork, and runs the same pipeline the embedded queue runs. The main process runs the
+edits' recovery rounds (the reconciler and the stuck-edit sweep), as every API process does, so
+that edits are recovered while no API process runs.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 from uuid import UUID
 
-from celery.signals import worker_init, worker_process_shutdown
+from celery.signals import worker_init, worker_process_shutdown, worker_ready, worker_shutdown
 
+from mizual.kit.periodic import Periodic
 from mizual.kit.queue.celery import PROCESS_EDIT_TASK, build_celery
 from mizual.observability import multiprocess
 from mizual.observability.worker_server import serve_worker_metrics
 from mizual.runtime import Role, Runtime, build_runtime
-from mizual.settings import load_settings
+from mizual.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
 
@@ -39,10 +43,91 @@ def process_edit(edit_id: str) -> None:
     _runtime().pipeline.run(UUID(edit_id))
 
 
+class Recovery:
+    """The main process's recovery rounds: `EditService.reconcile` every
+    RECONCILE_INTERVAL_SECONDS and `fail_stuck_edits` every SWEEP_INTERVAL_SECONDS, with a
+    runtime of their own (an API's: they dispatch jobs). Each round is one conditional UPDATE,
+    so every worker and API process may run them at once.
+
+    The runtime is built in the rounds' thread, on the first round, after the pool has started:
+    the pool processes forked at start-up inherit no connection of it. A pool process forked
+    later (one replaced after a crash or past its memory limit) inherits the object, and
+    `forget_in_child` drops its database pool there without closing the parent's connections;
+    nothing in a pool process uses it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._owner = os.getpid()
+        self._lock = threading.Lock()
+        self._built: Runtime | None = None
+        self._rounds: list[Periodic] = []
+
+    def start(self) -> None:
+        self._owner = os.getpid()
+        self._rounds = [
+            Periodic(
+                "edit-reconciler",
+                lambda: self._runtime().edits.reconcile(),
+                every_seconds=self._settings.reconcile_interval_seconds,
+            ).start(),
+            Periodic(
+                "stuck-edit-sweep",
+                lambda: self._runtime().edits.fail_stuck_edits(),
+                every_seconds=self._settings.sweep_interval_seconds,
+            ).start(),
+        ]
+        logger.info(
+            "edit recovery: reconciling every %ss, sweeping every %ss",
+            self._settings.reconcile_interval_seconds,
+            self._settings.sweep_interval_seconds,
+        )
+
+    def _runtime(self) -> Runtime:
+        with self._lock:
+            if self._built is None:
+                self._built = build_runtime(self._settings, role=Role.API)
+            return self._built
+
+    def stop(self) -> None:
+        if os.getpid() != self._owner:
+            return  # a pool process: its copy runs no rounds and owns no connection
+        rounds, self._rounds = self._rounds, []
+        for periodic in rounds:
+            periodic.stop()
+        with self._lock:
+            built, self._built = self._built, None
+        if built is not None:
+            built.close()
+
+    def forget_in_child(self) -> None:
+        """After a fork, in the child: the parent's database connections stay the parent's
+        (dispose(close=False) only forgets them; psycopg does not close a connection in another
+        process). The other clients are left referenced, unused, so no finalizer touches them."""
+        rounds, self._rounds = self._rounds, []
+        del rounds  # threads do not survive a fork: nothing to stop
+        if self._built is not None:
+            self._built.engine.dispose(close=False)
+
+
+recovery = Recovery(settings)
+os.register_at_fork(after_in_child=recovery.forget_in_child)
+
+
 @worker_init.connect  # type: ignore[untyped-decorator]
 def _serve_metrics(**_kwargs: object) -> None:
     """In the main worker process only: `GET /metrics` on METRICS_PORT, when set."""
     serve_worker_metrics(settings)
+
+
+@worker_ready.connect  # type: ignore[untyped-decorator]
+def _start_recovery(**_kwargs: object) -> None:
+    """In the main worker process, once the pool has started and the worker consumes."""
+    recovery.start()
+
+
+@worker_shutdown.connect  # type: ignore[untyped-decorator]
+def _stop_recovery(**_kwargs: object) -> None:
+    recovery.stop()
 
 
 @worker_process_shutdown.connect  # type: ignore[untyped-decorator]

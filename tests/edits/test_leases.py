@@ -182,12 +182,21 @@ def test_the_reconciler_hands_out_each_orphan_once_per_interval(runtime: Runtime
     age(runtime, dead_worker, lease_expires_at=long_ago)
     repository.start_attempt(running, lease_seconds=LEASE)
 
-    cutoff = utcnow() - timedelta(seconds=30)
-    claimed = repository.claim_orphans(dispatched_before=cutoff)
-    assert {orphan.uuid for orphan in claimed} == {lost_job, dead_worker}
+    repository.mark_dispatched(just_sent)
+    ghost = new_edit(runtime)  # committed, never queued: the API died in between
+    age(runtime, ghost, created_at=utcnow() - timedelta(seconds=10))
+    newborn = new_edit(runtime)  # committed a moment ago, being queued now
+
+    cutoffs = {
+        "dispatched_before": utcnow() - timedelta(seconds=30),
+        "undispatched_before": utcnow() - timedelta(seconds=5),
+    }
+    claimed = repository.claim_orphans(**cutoffs)
+    assert {orphan.uuid for orphan in claimed} == {lost_job, dead_worker, ghost}
     assert {orphan.uuid: orphan.status for orphan in claimed}[dead_worker] == "processing"
-    assert repository.claim_orphans(dispatched_before=cutoff) == []  # sent again: not yet due
+    assert repository.claim_orphans(**cutoffs) == []  # sent again: not yet due
     assert just_sent not in {orphan.uuid for orphan in claimed}
+    assert newborn not in {orphan.uuid for orphan in claimed}
 
 
 class RecordingQueue:
@@ -241,7 +250,8 @@ def _claim(url: str, schema: str, cutoff_seconds: float) -> list[str]:
     try:
         repository = EditRepository(engine, OperationTimings())
         cutoff = utcnow() - timedelta(seconds=cutoff_seconds)
-        return [str(orphan.uuid) for orphan in repository.claim_orphans(dispatched_before=cutoff)]
+        claimed = repository.claim_orphans(dispatched_before=cutoff, undispatched_before=cutoff)
+        return [str(orphan.uuid) for orphan in claimed]
     finally:
         engine.dispose()
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import pytest
 from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
 
-from mizual.edits.pipeline import Pipeline
+from mizual.edits.pipeline import OUTAGE_PATIENCE_SECONDS, Pipeline
+from mizual.edits.repository import EditRecord
 from mizual.edits.stages import RETRY_POLICY, Stage
 from mizual.kit.db.migrate import upgrade
 from mizual.kit.db.tables import edits, utcnow
@@ -27,16 +30,17 @@ from tests.support import data_url, jpeg_bytes
 class FlakyStorage(LocalStorage):
     """Fails the first `failures` writes of results, as a store having a bad moment would."""
 
-    def __init__(self, *, root: Path, base_url: str, failures: int) -> None:
+    def __init__(self, *, root: Path, base_url: str, failures: int, transient: bool = True) -> None:
         super().__init__(root=root, base_url=base_url)
         self.failures = failures
+        self.transient = transient
         self.result_writes = 0
 
     def put(self, key: str, data: bytes, *, content_type: str) -> None:
         if "/results/" in key:
             self.result_writes += 1
             if self.result_writes <= self.failures:
-                raise StorageError("connection reset by peer")
+                raise StorageError("connection reset by peer", transient=self.transient)
         super().put(key, data, content_type=content_type)
 
 
@@ -79,6 +83,15 @@ def make_pipeline(
     )
 
 
+def expire_lease(runtime: Runtime, edit_uuid: UUID) -> None:
+    with runtime.engine.begin() as conn:
+        conn.execute(
+            update(edits)
+            .where(edits.c.uuid == edit_uuid)
+            .values(lease_expires_at=utcnow() - timedelta(seconds=1))
+        )
+
+
 def new_edit(runtime: Runtime, prompt: str = "make it black and white") -> UUID:
     record = runtime.edits.submit(
         prompt=prompt, image=data_url(jpeg_bytes(64, 48)), parent_edit_id=None
@@ -86,7 +99,9 @@ def new_edit(runtime: Runtime, prompt: str = "make it black and white") -> UUID:
     return record.uuid
 
 
-def test_retryable_upload_failure_is_retried_with_backoff(runtime: Runtime, tmp_path: Path) -> None:
+def test_an_upload_failing_while_storage_is_down_is_retried_in_place(
+    runtime: Runtime, tmp_path: Path
+) -> None:
     flaky = FlakyStorage(root=tmp_path / "images", base_url="http://test", failures=2)
     edit_uuid = new_edit(runtime)
     delays: list[float] = []
@@ -94,24 +109,94 @@ def test_retryable_upload_failure_is_retried_with_backoff(runtime: Runtime, tmp_
 
     record = runtime.edits.get(edit_uuid)
     assert record.status == "completed"
+    assert record.attempts == 1
     assert flaky.result_writes == 3
-    policy = RETRY_POLICY[Stage.UPLOADING_RESULT]
-    assert delays == [policy.delay_seconds, policy.delay_seconds * 2]
+    assert delays == [0.25, 0.5]  # short waits: it goes on soon after the store is back
 
 
-def test_upload_failing_past_the_policy_fails_the_edit_with_a_safe_message(
+def test_storage_down_past_the_patience_hands_the_edit_back_without_failing_it(
     runtime: Runtime, tmp_path: Path
 ) -> None:
-    flaky = FlakyStorage(root=tmp_path / "images", base_url="http://test", failures=99)
+    flaky = FlakyStorage(root=tmp_path / "images", base_url="http://test", failures=10**6)
     edit_uuid = new_edit(runtime)
+    delays: list[float] = []
+    make_pipeline(runtime, CountingEditor(), delays, storage=flaky).run(edit_uuid)
+
+    # Not failed, nothing stored: the reconciler dispatches it again once its lease expires.
+    status = runtime.edit_status.read(edit_uuid)
+    assert status["status"] == "processing"
+    assert status["is_error"] is False
+    assert status["edited_image_url"] is None
+    assert sum(delays) == pytest.approx(OUTAGE_PATIENCE_SECONDS, abs=2.0)
+    assert max(delays) <= 2.0
+
+    flaky.failures = 0
+    expire_lease(runtime, edit_uuid)
     make_pipeline(runtime, CountingEditor(), [], storage=flaky).run(edit_uuid)
+    record = runtime.edits.get(edit_uuid)
+    assert record.status == "completed"
+    assert record.attempts == 2
+
+
+def test_a_store_that_refuses_the_write_fails_the_edit_with_a_safe_message(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    """Access denied, no such bucket: not an outage, so the stage's retries, then a failure."""
+    flaky = FlakyStorage(
+        root=tmp_path / "images", base_url="http://test", failures=99, transient=False
+    )
+    edit_uuid = new_edit(runtime)
+    delays: list[float] = []
+    make_pipeline(runtime, CountingEditor(), delays, storage=flaky).run(edit_uuid)
 
     status = runtime.edit_status.read(edit_uuid)
     assert status["status"] == "failed"
     assert status["error_stage"] == "uploading_result"
     assert status["message"] == "We could not save your edited image. Please try again."
     assert "connection reset" not in status["message"]  # details stay in the logs
-    assert status["progress_percent"] == 90
+    policy = RETRY_POLICY[Stage.UPLOADING_RESULT]
+    assert delays == [policy.delay_seconds, policy.delay_seconds * 2]
+
+
+def test_the_database_down_at_the_start_of_a_run_is_waited_out(runtime: Runtime) -> None:
+    edit_uuid = new_edit(runtime)
+    pipeline = make_pipeline(runtime, CountingEditor(), delays := [])
+    real_start = runtime.edit_status.repository.start_attempt
+    failures = iter([True, True, True])
+
+    def flaky_start(edit: UUID, *, lease_seconds: float) -> EditRecord | None:
+        if next(failures, False):
+            raise OperationalError("UPDATE edits", {}, Exception("server closed the connection"))
+        return real_start(edit, lease_seconds=lease_seconds)
+
+    runtime.edit_status.repository.start_attempt = flaky_start  # type: ignore[method-assign]
+    try:
+        pipeline.run(edit_uuid)
+    finally:
+        del runtime.edit_status.repository.start_attempt
+    assert runtime.edits.get(edit_uuid).status == "completed"
+    assert delays == [0.25, 0.5, 1.0]
+
+
+def test_the_database_down_at_the_final_write_is_waited_out(runtime: Runtime) -> None:
+    edit_uuid = new_edit(runtime)
+    pipeline = make_pipeline(runtime, CountingEditor(), delays := [])
+    real_update = runtime.edit_status.repository.update
+    failed: list[str] = []
+
+    def flaky_update(edit: UUID, **values: Any) -> EditRecord | None:
+        if values.get("status") == "completed" and len(failed) < 2:
+            failed.append("completed")
+            raise OperationalError("UPDATE edits", {}, Exception("terminating connection"))
+        return real_update(edit, **values)
+
+    runtime.edit_status.repository.update = flaky_update  # type: ignore[method-assign]
+    try:
+        pipeline.run(edit_uuid)
+    finally:
+        del runtime.edit_status.repository.update
+    assert runtime.edit_status.read(edit_uuid)["status"] == "completed"
+    assert delays == [0.25, 0.5]
 
 
 class ReadCountingStorage(LocalStorage):
@@ -153,7 +238,7 @@ def test_an_unreadable_original_is_retried_at_initialization(
     make_pipeline(runtime, CountingEditor(), delays, storage=storage).run(edit_uuid)
 
     assert runtime.edits.get(edit_uuid).status == "completed"
-    assert delays == [RETRY_POLICY[Stage.INITIALIZATION].delay_seconds]
+    assert delays == [0.25]  # an outage of the store: waited out, not a stage retry
 
 
 def test_a_missing_original_fails_the_edit_at_initialization(runtime: Runtime) -> None:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable
 
+import httpx
 import psycopg
 import pytest
 
-from tests.support import jpeg_bytes, submit, wait_for
+from tests.fakes.bfl import create_app as create_bfl
+from tests.fakes.runner import FakeServer
+from tests.support import colourfulness, fetch_image, jpeg_bytes, submit, wait_for
 
 UNFINISHED = "SELECT status FROM edits WHERE status IN ('pending', 'processing')"
 
@@ -51,3 +55,37 @@ def test_killed_server_finishes_its_edits_after_restart(  # type: ignore[no-unty
             assert client.get(status["edited_image_url"]).status_code == 200
     assert "re-queued" in second.log()
     assert unfinished() == []
+
+
+@pytest.mark.faults
+def test_a_server_killed_while_flux_works_pays_for_one_task(make_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Killed while the FLUX task is running: the next start follows that task instead of
+    submitting the edit again (one paid task), and the result is the task's."""
+    with FakeServer(create_bfl()).start() as bfl:
+        settings = {
+            "BFL_API_KEY": "slow-ready-4",
+            "BFL_API_URL": bfl.url,
+            "ENABLE_PROMPT_ENHANCEMENT": "false",
+        }
+        data_dir = tmp_path / "flux-recovery"
+        first = make_server(settings, data_dir=data_dir)
+        with first.client() as client:
+            edit_id = submit(client, "make it black and white", jpeg_bytes(96, 64)).json()[
+                "edit_id"
+            ]
+            deadline = time.monotonic() + 20
+            while httpx.get(f"{bfl.url}/_fake/submissions").json()["total"] == 0:
+                assert time.monotonic() < deadline, "the task was never submitted"
+                time.sleep(0.05)
+            time.sleep(0.3)  # polling it now
+        first.kill()
+
+        second = make_server(settings, data_dir=data_dir)
+        with second.client() as client:
+            status = wait_for(client, edit_id, timeout=60)
+            assert status["status"] == "completed", status
+            _, result = fetch_image(client, status["edited_image_url"])
+        assert httpx.get(f"{bfl.url}/_fake/submissions").json()["total"] == 1
+        assert colourfulness(result) < 1.0  # the fake's black and white
+        assert (result.width, result.height) == (96, 64)
+        assert "following it again" in second.log()

@@ -6,6 +6,10 @@ base64 `input_image`, …) answers `{"id", "polling_url"}`; `GET /v1/get_result?
 Moderated, Content Moderated or Task not found; a Ready result's `sample` is a signed delivery
 URL that expires. The fake's "edit" turns the input black and white.
 
+`GET /_fake/submissions` counts the submissions (`POST /v1/<model>`, every one that arrived,
+whatever it was answered) by prompt: `{"total": n, "by_prompt": {prompt: count}}`; a test reads
+it to see that no edit started two paid tasks. `POST /_fake/reset` empties it too.
+
 The API key picks the scenario:
     anything else            Pending, Pending, then Ready
     invalid-key (or none)    403 on every call
@@ -19,6 +23,8 @@ The API key picks the scenario:
     task-error               the task ends "Error"
     task-lost                the task is "Task not found"
     slow                     Pending for ever
+    slow-ready-<seconds>     Pending until <seconds> after the submission, then Ready (for
+                             edits that stay in flight a while, e.g. slow-ready-12)
     expired-result           Ready, but the delivery URL answers 403 (expired signature)
     missing-result           Ready, but the delivery URL answers 404
 """
@@ -53,6 +59,19 @@ FINAL_STATUSES = {
 NOT_AUTHENTICATED = {"detail": "Not authenticated - Invalid Authentication"}
 
 
+SLOW_READY = "slow-ready-"
+
+
+def _ready_after(key: str) -> float | None:
+    """The seconds a `slow-ready-<seconds>` key's tasks stay Pending; None for other keys."""
+    if not key.startswith(SLOW_READY):
+        return None
+    try:
+        return max(0.0, float(key.removeprefix(SLOW_READY)))
+    except ValueError:
+        return None
+
+
 class _Task:
     def __init__(self, *, key: str, prompt: str, image: bytes) -> None:
         self.key = key
@@ -69,19 +88,29 @@ def create_app() -> FastAPI:
     tasks: dict[str, _Task] = {}
     submits: Counter[str] = Counter()
     polls: Counter[str] = Counter()
+    by_prompt: Counter[str] = Counter()
 
     def reset() -> None:
         with lock:
             tasks.clear()
             submits.clear()
             polls.clear()
+            by_prompt.clear()
 
     add_control_routes(app, recorder, on_reset=reset)
+
+    @app.get("/_fake/submissions")
+    def submissions() -> dict[str, Any]:
+        with lock:
+            return {"total": sum(by_prompt.values()), "by_prompt": dict(by_prompt)}
 
     @app.post("/v1/{model}")
     async def submit(model: str, request: Request) -> Response:
         entry = await recorder.record(request)
         key = request.headers.get("x-key", "")
+        sent = entry["json"] if isinstance(entry["json"], dict) else {}
+        with lock:
+            by_prompt[str(sent.get("prompt"))] += 1
         if key in ("", "invalid-key"):
             return JSONResponse(NOT_AUTHENTICATED, status_code=403)
         if model not in MODELS:
@@ -141,7 +170,13 @@ def create_app() -> FastAPI:
         if final is not None:
             status, details = final
             return JSONResponse(_result(id, status, details=details))
-        if task.key == "slow" or task.polls <= PENDING_POLLS:
+        ready_after = _ready_after(task.key)
+        if ready_after is not None:
+            waited = time.time() - task.started
+            if waited < ready_after:
+                progress = min(0.9, waited / ready_after) if ready_after else 0.0
+                return JSONResponse(_result(id, "Pending", progress=progress))
+        elif task.key == "slow" or task.polls <= PENDING_POLLS:
             progress = min(0.9, 0.3 * task.polls)
             return JSONResponse(_result(id, "Pending", progress=progress))
         base = str(request.base_url).rstrip("/")

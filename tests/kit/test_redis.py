@@ -22,12 +22,18 @@ def test_status_is_written_through_to_redis(make_server, redis_url: str) -> None
     with server.client() as client:
         status = edit_and_wait(client, "make it black and white", jpeg_bytes(64, 48))
         assert status["status"] == "completed"
-        cached = redis.Redis.from_url(redis_url).get(f"preview:status:{status['uuid']}")
-        assert cached is not None
+        plain = redis.Redis.from_url(redis_url)
+        entry = plain.get(f"c2:preview:status:{status['uuid']}")
+        assert entry is not None
+        run_id, version, payload = entry.split(b"|", 2)
+        # Stamped with the server's run and the row's version (see kit/rediscache.py).
+        assert run_id.decode() == plain.info("server")["run_id"]
+        assert int(version) >= 5  # created, started, and one change per stage at least
+        cached = json.loads(payload)
         # The worker wrote the final state itself: the cache is never behind the database.
-        assert json.loads(cached)["status"] == "completed"
-        assert json.loads(cached)["edited_image_url"] == status["edited_image_url"]
-        assert client.get(f"/edit/{status['uuid']}").json() == json.loads(cached)
+        assert cached["status"] == "completed"
+        assert cached["edited_image_url"] == status["edited_image_url"]
+        assert client.get(f"/edit/{status['uuid']}").json() == cached
 
         stats = client.get("/debug/cache-stats", headers=ADMIN).json()
         assert stats["backend"] == "redis"

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
 import pytest
 
 from mizual.providers.editing import flux
+from mizual.providers.editing.base import EditRequest, ProviderTask
 from tests.fakes.bfl import create_app
 from tests.fakes.runner import FakeServer
 from tests.support import MizualServer, colourfulness, edit_and_wait, fetch_image, jpeg_bytes
@@ -164,3 +166,71 @@ def test_stage_retries_are_configurable(
     assert status["status"] == "failed"
     # The stage ran twice (5 s apart), each time with one request.
     assert len(submits(bfl, "rate-limited-always")) == 2
+
+
+class WorkerDied(Exception):
+    """Raised where a worker would have died: right after the task was recorded."""
+
+
+def flux_client(bfl: FakeServer, key: str) -> flux.FluxEditingProvider:
+    return flux.FluxEditingProvider(
+        flux.FluxConfig(api_key=key, api_url=bfl.url, poll_interval_seconds=0.02)
+    )
+
+
+def test_a_resumed_edit_follows_the_task_it_paid_for_instead_of_submitting_again(
+    bfl: FakeServer,
+) -> None:
+    recorded: list[ProviderTask] = []
+
+    def record_then_die(task: ProviderTask) -> None:
+        recorded.append(task)
+        raise WorkerDied
+
+    provider = flux_client(bfl, "key-resume")
+    request = EditRequest(
+        image=jpeg_bytes(96, 64),
+        prompt="make it black and white",
+        enhanced_prompt=None,
+        record_task=record_then_die,
+    )
+    try:
+        with pytest.raises(WorkerDied):
+            provider.edit(request)
+        (task,) = recorded
+        assert task["provider"] == "flux"
+        assert task["url"].startswith(bfl.url)
+
+        outcome = provider.edit(replace(request, task=task, record_task=recorded.append))
+    finally:
+        provider.close()
+    assert len(submits(bfl, "key-resume")) == 1  # paid once
+    assert outcome.notes["bfl_task_id"] == task["id"]
+    assert (outcome.image.width, outcome.image.height) == (96, 64)
+    assert colourfulness(outcome.image) < 1.0  # the fake's edit, from the first task
+    assert len(recorded) == 1  # nothing new to record
+
+
+def test_a_task_bfl_no_longer_knows_is_submitted_again_once(bfl: FakeServer) -> None:
+    recorded: list[ProviderTask] = []
+    forgotten = {
+        "provider": "flux",
+        "id": "0" * 32,
+        "url": f"{bfl.url}/v1/get_result?id={'0' * 32}",
+    }
+    provider = flux_client(bfl, "key-forgotten")
+    try:
+        outcome = provider.edit(
+            EditRequest(
+                image=jpeg_bytes(64, 48),
+                prompt="make it black and white",
+                enhanced_prompt=None,
+                task=forgotten,
+                record_task=recorded.append,
+            )
+        )
+    finally:
+        provider.close()
+    assert len(submits(bfl, "key-forgotten")) == 1
+    assert [task["id"] for task in recorded] == [outcome.notes["bfl_task_id"]]
+    assert recorded[0]["id"] != forgotten["id"]

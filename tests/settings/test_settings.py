@@ -249,3 +249,19 @@ def test_llm_max_image_dimension(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("LLM_MAX_IMAGE_DIMENSION", value)
         with pytest.raises(ConfigurationError, match="from 64 to 4096"):
             load_settings()
+
+
+def test_a_redis_broker_is_the_default_redis_and_rabbitmq_asks_for_redis_url() -> None:
+    redis_broker = load_settings(distributed=True, celery_broker_url="redis://cache:6379/2")
+    assert redis_broker.redis_url == "redis://cache:6379/2"
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings(distributed=True, celery_broker_url="amqp://mizual:s3cret@rabbit:5672//")
+    message = str(refused.value)
+    assert "REDIS_URL must be set when CELERY_BROKER_URL is not a Redis URL" in message
+    assert "s3cret" not in message
+    rabbit = load_settings(
+        distributed=True,
+        celery_broker_url="amqp://mizual:s3cret@rabbit:5672//",
+        redis_url="redis://cache:6379/0",
+    )
+    assert rabbit.redis_url == "redis://cache:6379/0"

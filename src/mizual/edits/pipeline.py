@@ -3,6 +3,11 @@
 The same `Pipeline.run` serves the in-process queue (embedded) and the Celery task (distributed).
 An attempt holds a lease on its edit while it runs (`edits.lease`), and every write it makes
 names its attempt, so an attempt that another worker has taken over writes nothing more.
+
+An outage of the database or the object store (`kit.outages`) is never a failed edit: the
+operation is tried again with backoff for up to OUTAGE_PATIENCE_SECONDS, and if the service is
+still down the attempt stops without writing anything ("handed back"); the edit's lease then
+expires and the reconciler dispatches it again.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import pyvips
@@ -33,7 +38,8 @@ from mizual.edits.status import EditStatusStore
 from mizual.edits.storage_keys import image_key
 from mizual.kit import imaging
 from mizual.kit.db.tables import utcnow
-from mizual.kit.storage.base import ObjectNotFound, Storage, StorageError
+from mizual.kit.outages import describe, outage_of
+from mizual.kit.storage.base import ObjectNotFound, Storage
 from mizual.observability import metrics
 from mizual.providers.editing.base import EditingError, EditingProvider, EditRequest
 from mizual.providers.prompting.base import PromptEnhancer
@@ -42,6 +48,18 @@ from mizual.settings import Settings
 logger = logging.getLogger(__name__)
 
 _ORIGINAL_MISSING = "The original image of this edit is missing. Please upload it again."
+# Long enough to ride out a database or storage restart in place; after it the attempt is
+# handed back, so a worker does not hold an edit through a long outage.
+OUTAGE_PATIENCE_SECONDS = 60.0
+# Short waits, so an edit goes on within a couple of seconds of the service coming back.
+_OUTAGE_BACKOFF = (0.25, 0.5, 1.0, 2.0)
+
+T = TypeVar("T")
+
+
+class HandedBack(Exception):
+    """A service stayed down past OUTAGE_PATIENCE_SECONDS: this attempt stops, writing nothing;
+    the reconciler dispatches the edit again once its lease has expired."""
 
 
 @dataclass
@@ -92,7 +110,16 @@ class Pipeline:
         }
 
     def run(self, edit_uuid: UUID) -> None:
-        record = self.status.start_attempt(edit_uuid, lease_seconds=self.lease_seconds)
+        try:
+            self._run(edit_uuid)
+        except HandedBack as exc:
+            logger.warning("edit %s: handed back to the reconciler: %s", edit_uuid, exc)
+
+    def _run(self, edit_uuid: UUID) -> None:
+        record = self._through_outages(
+            lambda: self.status.start_attempt(edit_uuid, lease_seconds=self.lease_seconds),
+            doing=f"starting edit {edit_uuid}",
+        )
         if record is None:
             logger.info(
                 "edit %s: nothing to do (finished, unknown, or running elsewhere)", edit_uuid
@@ -131,10 +158,39 @@ class Pipeline:
             timings[stage.value] = round(elapsed * 1000, 2)
             metrics.observe_stage(stage.value, elapsed)
 
+    def _through_outages(self, operation: Callable[[], T], *, doing: str) -> T:
+        """`operation()`, tried again while the database or storage is down (HandedBack when
+        it stays down past OUTAGE_PATIENCE_SECONDS). Any other error is raised at once."""
+        started = time.monotonic()
+        tries, slept = 0, 0.0
+        while True:
+            try:
+                return operation()
+            except Exception as exc:
+                outage = outage_of(exc)
+                if outage is None:
+                    raise
+                # The time slept counts too: with the sleep of a test, the clock stands still.
+                if max(time.monotonic() - started, slept) >= OUTAGE_PATIENCE_SECONDS:
+                    raise HandedBack(
+                        f"{outage} still down after {OUTAGE_PATIENCE_SECONDS:.0f}s while "
+                        f"{doing} ({describe(exc)})"
+                    ) from exc
+                delay = _OUTAGE_BACKOFF[min(tries, len(_OUTAGE_BACKOFF) - 1)]
+                if tries == 0:
+                    logger.warning("%s: %s is down (%s); retrying", doing, outage, describe(exc))
+                metrics.outage_retry(outage.value)
+                tries += 1
+                slept += delay
+                self.sleep(delay)
+
     def _write(self, work: _Work, *, durable: bool = True, **values: Any) -> None:
         """Record a change of this attempt's edit; LeaseLost if another attempt runs it now."""
-        updated = self.status.change(
-            work.record.uuid, attempt=work.attempt, durable=durable, **values
+        updated = self._through_outages(
+            lambda: self.status.change(
+                work.record.uuid, attempt=work.attempt, durable=durable, **values
+            ),
+            doing=f"recording a change of edit {work.record.uuid}",
         )
         if updated is None:
             raise LeaseLost(f"edit {work.record.uuid}: attempt {work.attempt} was taken over")
@@ -153,13 +209,18 @@ class Pipeline:
         retry = 0
         while True:
             try:
-                self._stages[stage](work)
+                # An outage inside the stage (storage, say) repeats the stage, not counted
+                # against its retries.
+                self._through_outages(
+                    lambda: self._stages[stage](work),
+                    doing=f"edit {work.record.uuid} at {stage.value}",
+                )
                 return
             except ProcessingError as exc:
                 error = exc
-            except LeaseLost:
+            except (LeaseLost, HandedBack):
                 raise
-            except Exception as exc:  # an unexpected bug or outage: retry, then fail safely
+            except Exception as exc:  # an unexpected bug: retry, then fail safely
                 logger.exception("edit %s: %s raised unexpectedly", work.record.uuid, stage)
                 error = ProcessingError(
                     STAGE_FAILURE_MESSAGES[stage], retryable=True, detail=repr(exc)
@@ -199,7 +260,7 @@ class Pipeline:
         round trip instead of a check here and a read later); only check it when the result
         is already stored."""
         if work.record.result_key is None:
-            self._load_original(work, failure=STAGE_FAILURE_MESSAGES[Stage.INITIALIZATION])
+            self._load_original(work)
         elif not self.storage.exists(work.record.original_key):
             raise ProcessingError(
                 _ORIGINAL_MISSING,
@@ -215,16 +276,12 @@ class Pipeline:
     def _fetch_image(self, work: _Work) -> None:
         self._load_original(work)
 
-    def _load_original(
-        self, work: _Work, *, failure: str = STAGE_FAILURE_MESSAGES[Stage.FETCHING_IMAGE]
-    ) -> bytes:
+    def _load_original(self, work: _Work) -> bytes:
         if work.original is None:
             try:
                 work.original = self.storage.get(work.record.original_key)
             except ObjectNotFound as exc:
                 raise ProcessingError(_ORIGINAL_MISSING, retryable=False, detail=str(exc)) from exc
-            except StorageError as exc:
-                raise ProcessingError(failure, retryable=True, detail=str(exc)) from exc
         return work.original
 
     def _edit_image(self, work: _Work) -> None:
@@ -232,6 +289,8 @@ class Pipeline:
             image=self._load_original(work),
             prompt=work.record.prompt,
             enhanced_prompt=work.record.enhanced_prompt,
+            task=work.record.provider_task,
+            record_task=lambda task: self._write(work, provider_task=task),
         )
         try:
             outcome = self.editor.edit(request)
@@ -259,12 +318,7 @@ class Pipeline:
             extension=encoded.extension,
             attempt=work.attempt,
         )
-        try:
-            self.storage.put(key, encoded.data, content_type=encoded.content_type)
-        except StorageError as exc:
-            raise ProcessingError(
-                STAGE_FAILURE_MESSAGES[Stage.UPLOADING_RESULT], retryable=True, detail=str(exc)
-            ) from exc
+        self.storage.put(key, encoded.data, content_type=encoded.content_type)
         self._write(
             work, result_key=key, edited_image_url=self.storage.url(key), edit_plan=work.plan
         )

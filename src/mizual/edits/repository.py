@@ -52,6 +52,8 @@ class EditRecord:
     finished_at: datetime | None
     lease_expires_at: datetime | None
     dispatched_at: datetime | None
+    version: int
+    provider_task: dict[str, Any] | None
     chain_position: int | None
     parent_edit_uuid: UUID | None
 
@@ -151,9 +153,10 @@ class EditRepository:
                     processing_stage="pending",
                     created_at=now,
                     updated_at=now,
-                    # Dispatched right after the commit; should the process die in between,
-                    # the reconciler dispatches it once this is REDISPATCH_AFTER_SECONDS old.
-                    dispatched_at=now,
+                    # Set once the job is queued (`mark_dispatched`): an edit the API committed
+                    # and then died before queuing is dispatched by the reconciler within
+                    # seconds, not after REDISPATCH_AFTER_SECONDS.
+                    dispatched_at=None,
                     stage_timings={},
                 )
                 .returning(*edits.c)
@@ -171,6 +174,14 @@ class EditRepository:
             chain_position=chain_position,
             parent_edit_uuid=parent_edit_uuid,
         )
+
+    @timed
+    def mark_dispatched(self, edit_uuid: UUID) -> None:
+        """A job for the edit is in the queue. Progress (see the class): should the database
+        lose it, the reconciler dispatches the edit once more, which is harmless."""
+        query = update(edits).where(edits.c.uuid == edit_uuid).values(dispatched_at=utcnow())
+        with self.autocommit.connect() as conn:
+            conn.execute(self._progress(query, durable=False))
 
     @timed
     def get(self, edit_uuid: UUID) -> EditRecord | None:
@@ -195,7 +206,7 @@ class EditRepository:
         query = (
             update(edits)
             .where(condition)
-            .values(**values, updated_at=utcnow())
+            .values(**values, updated_at=utcnow(), version=edits.c.version + 1)
             .returning(*_RETURN_EDIT)
         )
         with self.autocommit.connect() as conn:
@@ -221,6 +232,7 @@ class EditRepository:
                 lease_expires_at=now + timedelta(seconds=lease_seconds),
                 started_at=func.coalesce(edits.c.started_at, now),
                 updated_at=now,
+                version=edits.c.version + 1,
             )
             .returning(*_RETURN_EDIT)
         )
@@ -261,15 +273,21 @@ class EditRepository:
             return conn.execute(query).rowcount
 
     @timed
-    def claim_orphans(self, *, dispatched_before: datetime, limit: int = 100) -> list[Orphan]:
+    def claim_orphans(
+        self, *, dispatched_before: datetime, undispatched_before: datetime, limit: int = 100
+    ) -> list[Orphan]:
         """Edits that must run and, as far as the row tells, have no live job: pending, or
-        processing under an expired lease, and last dispatched before `dispatched_before`. Their
-        `dispatched_at` is set to now in the same statement, so each is handed out once per
-        interval however many processes ask; on PostgreSQL rows another process is claiming are
-        skipped (FOR UPDATE SKIP LOCKED), on SQLite the statement holds the write lock."""
+        processing under an expired lease, and either last dispatched before
+        `dispatched_before` or never dispatched though created before `undispatched_before`.
+        Their `dispatched_at` is set to now in the same statement, so each is handed out once
+        per interval however many processes ask; on PostgreSQL rows another process is claiming
+        are skipped (FOR UPDATE SKIP LOCKED), on SQLite the statement holds the write lock."""
         now = utcnow()
+        never_dispatched = and_(
+            edits.c.dispatched_at.is_(None), edits.c.created_at < undispatched_before
+        )
         orphaned = and_(
-            or_(edits.c.dispatched_at.is_(None), edits.c.dispatched_at < dispatched_before),
+            or_(never_dispatched, edits.c.dispatched_at < dispatched_before),
             or_(
                 edits.c.status == EditStatus.PENDING,
                 and_(edits.c.status == EditStatus.PROCESSING, _lease_expired(now)),
@@ -311,6 +329,7 @@ class EditRepository:
                 error_message=message,
                 finished_at=now,
                 updated_at=now,
+                version=edits.c.version + 1,
             )
             .returning(edits.c.uuid)
         )

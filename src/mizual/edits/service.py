@@ -36,6 +36,9 @@ GAVE_UP_MESSAGE = (
     "Your edit was started {attempts} times and stopped each time before it finished, so it "
     "was cancelled. Please try a smaller image or another prompt."
 )
+# An edit committed this long ago and never queued was left by an API process that died between
+# its commit and its dispatch (a moment): dispatched by the reconciler.
+UNDISPATCHED_GRACE_SECONDS = 5.0
 QUEUE_DOWN_MESSAGE = (
     "Edits cannot be queued right now because the job queue is unreachable. Please try again "
     "in a minute."
@@ -163,7 +166,11 @@ class EditService:
                 finished_at=utcnow(),
             )
             metrics.edits_failed(1)
-            raise ServiceUnavailable(QUEUE_DOWN_MESSAGE) from None
+            raise ServiceUnavailable(QUEUE_DOWN_MESSAGE, retry_after=10) from None
+        try:
+            self.repository.mark_dispatched(record.uuid)
+        except Exception as exc:  # queued all the same: at worst the reconciler queues it again
+            logger.warning("edit %s: queued, but not marked as queued: %s", record.uuid, exc)
 
     def _usable_parent(self, parent_edit_id: str) -> EditRecord:
         parent_uuid = parse_edit_id(parent_edit_id, field="parent_edit_uuid")
@@ -216,13 +223,17 @@ class EditService:
 
     def reconcile(self) -> int:
         """Dispatch again what the rows say must run and nothing runs: edits pending though
-        dispatched REDISPATCH_AFTER_SECONDS ago (the job was lost with the broker, or the API
-        died between commit and dispatch), and edits whose worker's lease has expired (it died).
+        dispatched REDISPATCH_AFTER_SECONDS ago (the job was lost with the broker), edits never
+        dispatched UNDISPATCHED_GRACE_SECONDS after their commit (the API died in between), and
+        edits whose worker's lease has expired (it died).
         Safe in every process at once: each edit is claimed by one of them per interval."""
         if self.queue is None:
             return 0
-        dispatched_before = utcnow() - timedelta(seconds=self.settings.redispatch_after_seconds)
-        orphans = self.repository.claim_orphans(dispatched_before=dispatched_before)
+        now = utcnow()
+        orphans = self.repository.claim_orphans(
+            dispatched_before=now - timedelta(seconds=self.settings.redispatch_after_seconds),
+            undispatched_before=now - timedelta(seconds=UNDISPATCHED_GRACE_SECONDS),
+        )
         for orphan in orphans:
             if orphan.attempts >= MAX_ATTEMPTS:
                 self._give_up(orphan)

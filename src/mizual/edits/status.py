@@ -7,10 +7,14 @@ Every change goes through `change` / `start_attempt`, which keep this order:
 3. the new view is written through to the cache (`set`), then published to the edit's event
    streams — the very view a poll would read.
 
-A reader fills the cache from the database with `add`, which never overwrites, and treats the
-marker as a miss: a reader that loaded the row just before a change can neither put the older
-state back over the newer one nor serve it while the change is being written. Chains keep their
-shape (the members' ids) under a key of their own, with the same marker while a chain grows.
+Each cached view carries the row's `version` (bumped by every change), and the cache never
+replaces a version with an older one (`put_versioned`). A reader fills the cache from the
+database without overwriting the marker, and treats the marker as a miss: a reader that loaded
+the row just before a change can neither put the older state back over the newer one nor serve
+it while the change is being written. Nothing cached before a Redis restart is served after it
+(`kit.rediscache`), so a restored or emptied Redis cannot bring an older stage back. Chains
+keep their shape (the members' ids) under a key of their own, with the same marker while a
+chain grows.
 """
 
 from __future__ import annotations
@@ -132,8 +136,7 @@ class EditStatusStore:
     def publish(self, record: EditRecord) -> View:
         """Write the edit's current state through to the cache, then tell its event streams
         (the same view, after the cache has it). Called after every change."""
-        view = self.view(record)
-        self.cache.set(self._status_key(record.uuid), view, ttl_seconds=STATUS_TTL_SECONDS)
+        view = self._cache_view(record, fill=False)
         self.broadcast.publish(str(record.uuid), view)
         return view
 
@@ -148,9 +151,18 @@ class EditStatusStore:
         return self._fill(self.record(edit_uuid))
 
     def _fill(self, record: EditRecord) -> View:
-        # `add`, not `set`: a worker's newer state, written meanwhile, must win over this read.
+        # A fill: a worker's newer state, or its marker, written meanwhile, wins over this read.
+        return self._cache_view(record, fill=True)
+
+    def _cache_view(self, record: EditRecord, *, fill: bool) -> View:
         view = self.view(record)
-        self.cache.add(self._status_key(record.uuid), view, ttl_seconds=STATUS_TTL_SECONDS)
+        self.cache.put_versioned(
+            self._status_key(record.uuid),
+            view,
+            version=record.version,
+            ttl_seconds=STATUS_TTL_SECONDS,
+            fill=fill,
+        )
         return view
 
     def _member_views(self, members: list[UUID]) -> list[View] | None:

@@ -101,4 +101,11 @@ class RateLimited(MizualError):
 class ServiceUnavailable(MizualError):
     status_code = 503
     code = "service_unavailable"
-    description = "A service Mizual depends on is unreachable; try again in a minute."
+    description = (
+        "A service Mizual depends on (database, job queue, storage) is unreachable; "
+        "`Retry-After` says when to try again."
+    )
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

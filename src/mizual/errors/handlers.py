@@ -1,5 +1,6 @@
 """How every error becomes an answer: domain errors, invalid requests, Starlette's HTTP errors,
-and anything unexpected (a 500 with a request id, the traceback in the log under it)."""
+an outage of a service we depend on (a 503 with Retry-After), and anything unexpected (a 500
+with a request id, the traceback in the log under it)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mizual.errors import MizualError, RateLimited
+from mizual.errors import MizualError, RateLimited, ServiceUnavailable
+from mizual.kit.outages import OUTAGE_MESSAGES, describe, outage_of
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +35,8 @@ def install_error_handlers(app: FastAPI) -> None:
                 "RateLimit-Remaining": str(exc.remaining),
                 "RateLimit-Reset": str(exc.retry_after),
             }
+        elif isinstance(exc, ServiceUnavailable):
+            headers = {"Retry-After": str(exc.retry_after)}
         return JSONResponse(
             error_body(exc.code, exc.message), status_code=exc.status_code, headers=headers
         )
@@ -105,8 +109,27 @@ class UnexpectedErrors:
         except Exception as exc:
             if response_started:
                 raise  # half a response: only closing the connection can end it
-            response = _internal_error(Request(scope), exc)
+            outage = outage_of(exc)
+            if outage is not None:
+                response = _outage(Request(scope), exc, OUTAGE_MESSAGES[outage])
+            else:
+                response = _internal_error(Request(scope), exc)
             await response(scope, receive, send)
+
+
+# The database or storage restarting takes seconds; a client told to wait longer would wait
+# past the recovery.
+OUTAGE_RETRY_AFTER_SECONDS = 2
+
+
+def _outage(request: Request, exc: Exception, message: str) -> JSONResponse:
+    """No traceback: the request was fine, a service was down (logged once per request, short)."""
+    logger.warning("%s %s answered 503: %s", request.method, request.url.path, describe(exc))
+    return JSONResponse(
+        error_body(ServiceUnavailable.code, message),
+        status_code=503,
+        headers={"Retry-After": str(OUTAGE_RETRY_AFTER_SECONDS)},
+    )
 
 
 def _internal_error(request: Request, exc: Exception) -> JSONResponse:

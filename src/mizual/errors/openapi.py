@@ -16,6 +16,7 @@ from mizual.errors import (
     NotFound,
     PayloadTooLarge,
     RateLimited,
+    ServiceUnavailable,
     Unauthorized,
     UnsupportedMediaType,
 )
@@ -41,9 +42,13 @@ _RATE_LIMIT_HEADERS = {
 }
 
 
+_RETRY_AFTER_HEADER = {"Retry-After": _RATE_LIMIT_HEADERS["Retry-After"]}
+
+
 def error_responses(*errors: type[MizualError]) -> dict[int | str, dict[str, Any]]:
-    """The `responses` of a route that can raise `errors` (and, like any, fail with 500). Errors
-    that share a status share its entry, described by the first of them listed."""
+    """The `responses` of a route that can raise `errors` (and, like any, answer 503 while a
+    service it depends on is down, or fail with 500). Errors that share a status share its
+    entry, described by the first of them listed."""
     responses: dict[int | str, dict[str, Any]] = {}
     for error in errors:
         responses.setdefault(
@@ -51,6 +56,11 @@ def error_responses(*errors: type[MizualError]) -> dict[int | str, dict[str, Any
         )
         if error is RateLimited or issubclass(error, RateLimited):
             responses[error.status_code]["headers"] = _RATE_LIMIT_HEADERS
+    responses.setdefault(
+        ServiceUnavailable.status_code,
+        {"model": ErrorBody, "description": ServiceUnavailable.description},
+    )
+    responses[ServiceUnavailable.status_code]["headers"] = _RETRY_AFTER_HEADER
     responses[500] = {"model": InternalErrorBody, "description": MizualError.description}
     return responses
 

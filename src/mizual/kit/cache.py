@@ -1,8 +1,9 @@
 """A small key/value cache with TTLs. Embedded mode keeps it in the process.
 
-Callers write through it (`set`) after every database change they make, and fill it from a
-read (`add`, which never overwrites), so a reader that loaded a row just before a writer changed
-it cannot put the older state back over the newer one (see the edits service).
+Callers write through it after every database change they make, and fill it from a read, so
+a reader that loaded a row just before a writer changed it cannot put the older state back over
+the newer one (see `edits.status`): `add` never overwrites, and `put_versioned` never replaces
+a newer version of the same value.
 """
 
 from __future__ import annotations
@@ -28,6 +29,14 @@ class Cache(Protocol):
         """Set only if the key is absent; True when it was set."""
         ...
 
+    def put_versioned(
+        self, key: str, value: Any, *, version: int, ttl_seconds: int, fill: bool
+    ) -> bool:
+        """Store `value` as `version` of the key, unless the entry already holds that version
+        or a newer one. `fill`: a reader's fill, which also leaves an unversioned entry (a
+        marker that a change is being written) in place. True when it was stored."""
+        ...
+
     def delete(self, key: str) -> None: ...
 
     def stats(self) -> dict[str, Any]: ...
@@ -41,7 +50,8 @@ class Cache(Protocol):
 
 class MemoryCache:
     def __init__(self, *, max_entries: int = 10_000) -> None:
-        self._entries: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+        # key -> (expires at, value, version or None)
+        self._entries: OrderedDict[str, tuple[float, Any, int | None]] = OrderedDict()
         self._lock = threading.Lock()
         self._max_entries = max_entries
         self.hits = 0
@@ -78,8 +88,20 @@ class MemoryCache:
             self._store(key, value, ttl_seconds)
             return True
 
-    def _store(self, key: str, value: Any, ttl_seconds: int) -> None:
-        self._entries[key] = (time.monotonic() + ttl_seconds, value)
+    def put_versioned(
+        self, key: str, value: Any, *, version: int, ttl_seconds: int, fill: bool
+    ) -> bool:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] > time.monotonic():
+                held = entry[2]
+                if (held is None and fill) or (held is not None and held >= version):
+                    return False
+            self._store(key, value, ttl_seconds, version=version)
+            return True
+
+    def _store(self, key: str, value: Any, ttl_seconds: int, *, version: int | None = None) -> None:
+        self._entries[key] = (time.monotonic() + ttl_seconds, value, version)
         self._entries.move_to_end(key)
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)

@@ -2,12 +2,22 @@
 
 Redis trouble never fails a request: reads count as misses and writes are skipped, with a
 warning in the log, and callers fall back to the database.
+
+Nothing from before a Redis restart is ever served. Every entry is stamped with the `run_id` of
+the server it was written to (by the server itself, in the one script every write runs), and an
+entry stamped with another run is a miss to a reader (which learns the run on each new
+connection, so a connection to a restarted server knows it before its first read): a server
+restored from its append-only file, or failed over to a replica, may hold values older than
+what the database says, written before writes were lost during the outage. Versioned entries
+(`put_versioned`) are compared and replaced inside Redis by one script, so a write never
+replaces a newer version, whichever process wrote it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 import redis
@@ -17,9 +27,41 @@ from mizual.kit.throttle import ThrottledWarning
 
 logger = logging.getLogger(__name__)
 
+# Entries are `<run_id>|<version>|<json>` (version empty when unversioned), under keys of their
+# own, so that processes of an older release, which stored bare JSON, never read them.
+_KEY_PREFIX = "c2:"
+_RUN_ID = re.compile(rb"run_id:([0-9a-f]+)")
+
+# KEYS[1]; ARGV: version ("" for none), json, ttl seconds, mode. The server stamps the entry with
+# its own run_id (a process's idea of it may be a run behind, just when it matters). Mode
+# "always": stored. "newer": unless the entry of this run holds this version or a newer one.
+# "fill": the same, and never over an unversioned entry of this run (the marker that a change is
+# being written), nor, for an unversioned value, over any entry of this run (`add`).
+_PUT = """
+local run_id = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+local current = redis.call('GET', KEYS[1])
+if current and ARGV[4] ~= 'always' then
+  local held_run, held_version = string.match(current, '^([^|]*)|([^|]*)|')
+  if held_run == run_id then
+    if held_version == '' or ARGV[1] == '' then
+      if ARGV[4] == 'fill' then return 0 end
+    elseif tonumber(held_version) >= tonumber(ARGV[1]) then
+      return 0
+    end
+  end
+end
+redis.call('SET', KEYS[1], run_id .. '|' .. ARGV[1] .. '|' .. ARGV[2], 'EX', ARGV[3])
+return 1
+"""
+
 
 def _dump(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
+
+
+def _run_id(info: Any) -> str:
+    match = _RUN_ID.search(info if isinstance(info, bytes) else str(info).encode())
+    return match.group(1).decode() if match else ""
 
 
 class RedisCache:
@@ -29,55 +71,99 @@ class RedisCache:
             "socket_connect_timeout": timeout_seconds,
             "health_check_interval": 30,
         }
-        self._client = redis.Redis.from_url(url, **options)
+        # The run_id of the server this process's connections reach (see the module's text).
+        self._server_run = ""
+        self._client = redis.Redis.from_url(url, redis_connect_func=self._on_connect, **options)
         # For `aget`: connects at its first use, so only on the event loop of an API process.
-        self._async_client = redis.asyncio.Redis.from_url(url, **options)
+        self._async_client = redis.asyncio.Redis.from_url(
+            url, redis_connect_func=self._on_async_connect, **options
+        )
+        self._put = self._client.register_script(_PUT)
         self._redis_down = ThrottledWarning(logger)
+
+    # Connections learn which server run they reach ---------------------------------------------
+
+    def _on_connect(self, connection: Any) -> None:
+        connection.on_connect()
+        connection.send_command("INFO", "server", check_health=False)
+        self._server_run = _run_id(connection.read_response())
+
+    async def _on_async_connect(self, connection: Any) -> None:
+        await connection.on_connect()
+        await connection.send_command("INFO", "server", check_health=False)
+        self._server_run = _run_id(await connection.read_response())
+
+    def _load(self, raw: bytes | str | None) -> Any | None:
+        """The value of an entry of this server run; None for a miss or an older run's entry."""
+        if raw is None:
+            return None
+        if isinstance(raw, str):  # not with this client's options: it answers bytes
+            raw = raw.encode()
+        run_id, _, rest = raw.partition(b"|")
+        _, _, payload = rest.partition(b"|")
+        if not run_id or run_id.decode(errors="replace") != self._server_run:
+            return None
+        return json.loads(payload)
+
+    # Reading -----------------------------------------------------------------------------------
 
     def get(self, key: str) -> Any | None:
         try:
-            raw = self._client.get(key)
+            raw = self._client.get(_KEY_PREFIX + key)
         except redis.RedisError as exc:
             self._warn("read", exc)
             return None
-        return json.loads(raw) if raw is not None else None
+        return self._load(raw)
 
     async def aget(self, key: str) -> Any | None:
         try:
-            raw = await self._async_client.get(key)
+            raw = await self._async_client.get(_KEY_PREFIX + key)
         except redis.RedisError as exc:
             self._warn("read", exc)
             return None
-        return json.loads(raw) if raw is not None else None
+        return self._load(raw)
 
     def get_many(self, keys: list[str]) -> list[Any | None]:
         if not keys:
             return []
         try:
-            raws = self._client.mget(keys)
+            raws = self._client.mget([_KEY_PREFIX + key for key in keys])
         except redis.RedisError as exc:
             self._warn("read", exc)
             return [None] * len(keys)
-        return [json.loads(raw) if raw is not None else None for raw in raws]
+        return [self._load(raw) for raw in raws]
+
+    # Writing -----------------------------------------------------------------------------------
 
     def set(self, key: str, value: Any, *, ttl_seconds: int) -> None:
-        try:
-            self._client.set(key, _dump(value), ex=ttl_seconds)
-        except redis.RedisError as exc:
-            self._warn("write", exc)
+        self._run_put(key, value, version="", ttl_seconds=ttl_seconds, mode="always")
 
     def add(self, key: str, value: Any, *, ttl_seconds: int) -> bool:
+        return self._run_put(key, value, version="", ttl_seconds=ttl_seconds, mode="fill")
+
+    def put_versioned(
+        self, key: str, value: Any, *, version: int, ttl_seconds: int, fill: bool
+    ) -> bool:
+        mode = "fill" if fill else "newer"
+        return self._run_put(key, value, version=str(version), ttl_seconds=ttl_seconds, mode=mode)
+
+    def _run_put(self, key: str, value: Any, *, version: str, ttl_seconds: int, mode: str) -> bool:
         try:
-            return bool(self._client.set(key, _dump(value), ex=ttl_seconds, nx=True))
+            stored = self._put(
+                keys=[_KEY_PREFIX + key], args=[version, _dump(value), ttl_seconds, mode]
+            )
         except redis.RedisError as exc:
             self._warn("write", exc)
             return False
+        return bool(stored)
 
     def delete(self, key: str) -> None:
         try:
-            self._client.delete(key)
+            self._client.delete(_KEY_PREFIX + key)
         except redis.RedisError as exc:
             self._warn("delete", exc)
+
+    # Operating ---------------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
         try:

@@ -41,11 +41,18 @@ RATE_LIMIT_REJECTIONS = Counter(
     ["rule"],
     registry=None,
 )
+OUTAGE_RETRIES = Counter(
+    "mizual_outage_retries",
+    "Operations of a running edit tried again because a service was down, by service.",
+    ["service"],
+    registry=None,
+)
 RECORDED: tuple[Collector, ...] = (
     STAGE_SECONDS,
     EDITS_FINISHED,
     PROVIDER_ERRORS,
     RATE_LIMIT_REJECTIONS,
+    OUTAGE_RETRIES,
 )
 
 
@@ -68,3 +75,7 @@ def provider_error(provider: str, error_class: str) -> None:
 
 def rate_limit_rejected(rule: str) -> None:
     RATE_LIMIT_REJECTIONS.labels(rule).inc()
+
+
+def outage_retry(service: str) -> None:
+    OUTAGE_RETRIES.labels(service).inc()

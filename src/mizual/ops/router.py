@@ -74,11 +74,11 @@ def health(runtime: RuntimeDep) -> JSONResponse:
     response_model=CeleryHealthReport,
     dependencies=[rate_limit(RULES.celery_health)],
     responses={
+        **error_responses(RateLimited),
         503: {
             "model": CeleryHealthReport,
             "description": "No worker answered, or the broker is down.",
         },
-        **error_responses(RateLimited),
     },
 )
 def celery_health(runtime: RuntimeDep) -> JSONResponse:

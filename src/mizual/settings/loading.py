@@ -16,11 +16,19 @@ class ConfigurationError(Exception):
 
 def load_settings(*, distributed: bool = False, **overrides: Any) -> Settings:
     """Read the settings. `distributed` (API and worker processes): Redis defaults to the
-    broker's, so the cache and the limits are shared without a second variable."""
+    broker's when the broker is Redis, so the cache and the limits are shared without a second
+    variable."""
     try:
         settings = Settings(**overrides)
         if distributed and settings.redis_url is None:
-            settings = Settings(**overrides, redis_url=settings.celery_broker_url)
+            broker = settings.celery_broker_url
+            if not broker.startswith(("redis://", "rediss://")):
+                raise ConfigurationError(
+                    "invalid configuration: REDIS_URL must be set when CELERY_BROKER_URL is not "
+                    "a Redis URL (the status cache, the rate limits and the event streams live "
+                    "in Redis), e.g. REDIS_URL=redis://localhost:6379/0"
+                )
+            settings = Settings(**overrides, redis_url=broker)
         return settings
     except ValidationError as exc:
         problems = describe_errors(exc, sources=[overrides, *variable_sources()])

@@ -265,10 +265,28 @@ def _flux_api_url_overridden(sources: list[Mapping[str, str | None]]) -> list[st
     return warnings
 
 
+# Read by Celery itself from the environment, ahead of its configuration; Mizual overrides it
+# (mizual.kit.queue.celery), so a person who sets it is told it does nothing.
+_RESULT_BACKEND_IGNORED = (
+    "CELERY_RESULT_BACKEND is ignored: Mizual uses no Celery result backend, because an edit's "
+    "row in the database is its result (GET /edit/{uuid}); unset it"
+)
+
+
+def _ignored(sources: list[Mapping[str, str | None]]) -> list[str]:
+    given = any(
+        key.upper() == "CELERY_RESULT_BACKEND" and value
+        for source in sources
+        for key, value in source.items()
+    )
+    return [_RESULT_BACKEND_IGNORED] if given else []
+
+
 def check_variables(sources: list[Mapping[str, str | None]]) -> list[str]:
     """Warnings about the variables of `sources` (the environment, then .env: the one that wins
     first): names that look like Mizual's but are not, with the known name they are nearest
-    to, and variables that contradict each other. Values are never quoted."""
+    to, variables that contradict each other, and one that is read but ignored. Values are never
+    quoted."""
     warnings: list[str] = []
     seen: set[str] = set()
     for source in sources:
@@ -279,7 +297,7 @@ def check_variables(sources: list[Mapping[str, str | None]]) -> list[str]:
             warning = _unknown_variable(name, value)
             if warning is not None:
                 warnings.append(warning)
-    return warnings + _both_given(sources) + _flux_api_url_overridden(sources)
+    return warnings + _both_given(sources) + _flux_api_url_overridden(sources) + _ignored(sources)
 
 
 def variable_sources() -> list[Mapping[str, str | None]]:

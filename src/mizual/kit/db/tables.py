@@ -100,6 +100,12 @@ edits = Table(
     # while it runs), and when a job for it was last handed to the queue.
     Column("lease_expires_at", UTCDateTime),
     Column("dispatched_at", UTCDateTime),
+    # Migration 0004: bumped by every change a client can see, so a cached status can tell an
+    # older state from a newer one; and the editing provider's task of the edit (FLUX: its id
+    # and polling URL), recorded before it is polled, so a resumed attempt polls that task
+    # instead of paying for another.
+    Column("version", Integer, nullable=False, server_default=text("0")),
+    Column("provider_task", JsonColumn),
     Index("idx_edits_status", "status"),
     Index("idx_edits_created_at", "created_at"),
 )

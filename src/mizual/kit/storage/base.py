@@ -29,7 +29,13 @@ def is_safe_key(key: str) -> bool:
 
 
 class StorageError(Exception):
-    """The store could not be reached or refused an operation; callers decide if it is retryable."""
+    """The store could not be reached or refused an operation. `transient`: it could not be
+    reached or answered that it is unavailable (it will pass: an outage), rather than refused
+    the operation (a missing bucket, no permission: it will not pass by itself)."""
+
+    def __init__(self, message: str, *, transient: bool = True) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 class ObjectNotFound(StorageError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -37,7 +38,7 @@ class LocalStorage:
                 os.fsync(handle.fileno())
             os.replace(tmp, path)
         except OSError as exc:
-            raise StorageError(f"could not write {key}: {exc.strerror}") from exc
+            raise _failed(f"could not write {key}", exc) from exc
 
     def get(self, key: str) -> bytes:
         try:
@@ -45,7 +46,7 @@ class LocalStorage:
         except FileNotFoundError:
             raise ObjectNotFound(key) from None
         except OSError as exc:
-            raise StorageError(f"could not read {key}: {exc.strerror}") from exc
+            raise _failed(f"could not read {key}", exc) from exc
 
     def exists(self, key: str) -> bool:
         try:
@@ -58,3 +59,12 @@ class LocalStorage:
 
     def close(self) -> None:
         return None
+
+
+# A folder Mizual may not write is a setup to fix; anything else (a full disk, a network volume
+# gone for a moment) may pass.
+_REFUSALS = {errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+def _failed(what: str, exc: OSError) -> StorageError:
+    return StorageError(f"{what}: {exc.strerror}", transient=exc.errno not in _REFUSALS)

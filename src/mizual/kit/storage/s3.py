@@ -73,7 +73,7 @@ class S3Storage:
                 CacheControl=CACHE_CONTROL,
             )
         except (BotoCoreError, ClientError) as exc:
-            raise StorageError(f"could not write {key} to bucket {self.bucket}: {exc}") from exc
+            raise _failed(f"could not write {key} to bucket {self.bucket}", exc) from exc
 
     def get(self, key: str) -> bytes:
         self._check(key)
@@ -84,9 +84,9 @@ class S3Storage:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in _MISSING:
                 raise ObjectNotFound(key) from None
-            raise StorageError(f"could not read {key} from bucket {self.bucket}: {exc}") from exc
+            raise _failed(f"could not read {key} from bucket {self.bucket}", exc) from exc
         except BotoCoreError as exc:
-            raise StorageError(f"could not read {key} from bucket {self.bucket}: {exc}") from exc
+            raise _failed(f"could not read {key} from bucket {self.bucket}", exc) from exc
 
     def exists(self, key: str) -> bool:
         if not is_safe_key(key):
@@ -96,9 +96,9 @@ class S3Storage:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in _MISSING:
                 return False
-            raise StorageError(f"could not check {key} in bucket {self.bucket}: {exc}") from exc
+            raise _failed(f"could not check {key} in bucket {self.bucket}", exc) from exc
         except BotoCoreError as exc:
-            raise StorageError(f"could not check {key} in bucket {self.bucket}: {exc}") from exc
+            raise _failed(f"could not check {key} in bucket {self.bucket}", exc) from exc
         return True
 
     def url(self, key: str) -> str:
@@ -121,3 +121,18 @@ class S3Storage:
     def _check(key: str) -> None:
         if not is_safe_key(key):
             raise ObjectNotFound(key)
+
+
+# Answers that say the store is unavailable for now, not that it refuses the operation.
+_BUSY_CODES = {"SlowDown", "RequestTimeout", "Throttling", "ThrottlingException"}
+
+
+def _failed(what: str, exc: BotoCoreError | ClientError) -> StorageError:
+    """Unreachable, a 5xx or a throttle: an outage; any other answer (no such bucket, access
+    denied): a refusal that retrying will not cure."""
+    transient = True
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        code = exc.response.get("Error", {}).get("Code", "")
+        transient = status >= 500 or status == 429 or code in _BUSY_CODES
+    return StorageError(f"{what}: {exc}", transient=transient)

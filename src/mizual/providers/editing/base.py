@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -40,11 +41,26 @@ class EditingError(Exception):
         self.error_class = error_class
 
 
+# A provider's own record of a task it was paid for (FLUX: its id and polling URL), stored on
+# the edit so that a later attempt can pick the task up again.
+ProviderTask = dict[str, Any]
+
+
+def _forget(_task: ProviderTask) -> None:
+    pass
+
+
 @dataclass(frozen=True)
 class EditRequest:
     image: bytes
     prompt: str
     enhanced_prompt: str | None
+    # The task an earlier attempt of this edit started: a provider that charges per task
+    # follows it rather than start (and charge for) another, as long as it can still be fetched.
+    task: ProviderTask | None = None
+    # Called with a new task as soon as the provider has accepted it, before it is waited on;
+    # it returns once the task is recorded.
+    record_task: Callable[[ProviderTask], None] = _forget
 
 
 @dataclass

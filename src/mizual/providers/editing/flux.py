@@ -1,7 +1,9 @@
 """`EDIT_PROVIDER=flux`: Black Forest Labs' FLUX.1 Kontext API.
 
 Submit the prompt and image to `/v1/<model>`, follow the returned `polling_url` until the task
-is Ready, then download the signed result URL at once (it expires within minutes). HTTP 429,
+is Ready, then download the signed result URL at once (it expires within minutes). The task is
+recorded on the edit before it is polled, so an attempt that resumes the edit after a worker
+died follows the same task: one paid task per edit, unless BFL has already forgotten it. HTTP 429,
 5xx and network errors are retried here, a bounded number of times and honouring Retry-After;
 that is separate from the pipeline's stage retries (none for ai_processing by default, because
 a second task costs credits and time). Every other outcome ends the edit with a message a
@@ -21,7 +23,7 @@ from typing import Any
 import httpx
 
 from mizual.kit import imaging
-from mizual.providers.editing.base import EditingError, EditOutcome, EditRequest
+from mizual.providers.editing.base import EditingError, EditOutcome, EditRequest, ProviderTask
 
 logger = logging.getLogger(__name__)
 
@@ -91,12 +93,22 @@ class FluxEditingProvider:
         deadline = time.monotonic() + self.config.timeout_seconds
         if not self._slots.acquire(timeout=self.config.timeout_seconds):
             raise self._timed_out("waiting for a free task slot")
+        data: bytes | None = None
+        sample_url = ""
         try:
-            task_id, polling_url = self._submit(request, deadline)
-            sample_url = self._wait_until_ready(task_id, polling_url, deadline)
+            resumed = self._resume(request.task, deadline) if request.task else None
+            if resumed is not None:
+                task_id, data = resumed
+            else:
+                task_id, polling_url = self._submit(request, deadline)
+                # Recorded before the wait: should this worker die now, the next attempt
+                # follows this task instead of paying for a second one.
+                request.record_task({"provider": self.name, "id": task_id, "url": polling_url})
+                sample_url = self._wait_until_ready(task_id, polling_url, deadline)
         finally:
             self._slots.release()
-        data = self._download(sample_url, deadline)
+        if data is None:
+            data = self._download(sample_url, deadline)
         try:
             image = imaging.load(data)
         except Exception as exc:
@@ -104,6 +116,26 @@ class FluxEditingProvider:
                 TASK_FAILED, retryable=False, detail=f"BFL result is not an image: {exc}"
             ) from exc
         return EditOutcome(image=image, notes={"bfl_task_id": task_id})
+
+    def _resume(self, task: ProviderTask, deadline: float) -> tuple[str, bytes] | None:
+        """The result of a task an earlier attempt submitted, or None when BFL can no longer
+        give it (the task or its result expired: only then is the edit submitted again)."""
+        task_id, polling_url = task.get("id"), task.get("url")
+        if task.get("provider") != self.name or not isinstance(task_id, str):
+            return None
+        if not isinstance(polling_url, str):
+            return None
+        logger.info("BFL task %s: following it again (submitted by an earlier attempt)", task_id)
+        try:
+            sample_url = self._wait_until_ready(task_id, polling_url, deadline)
+            return task_id, self._download(sample_url, deadline)
+        except EditingError as exc:
+            if exc.user_message not in (TASK_LOST, RESULT_GONE):
+                raise
+            logger.warning(
+                "BFL task %s can no longer be fetched (%s); submitting again", task_id, exc
+            )
+            return None
 
     def _submit(self, request: EditRequest, deadline: float) -> tuple[str, str]:
         body = {
