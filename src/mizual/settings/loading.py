@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from mizual.settings.model import Settings
+from mizual.settings.parsing import is_redis_url
 from mizual.settings.report import describe_errors, variable_sources
 
 
@@ -22,7 +23,7 @@ def load_settings(*, distributed: bool = False, **overrides: Any) -> Settings:
         settings = Settings(**overrides)
         if distributed and settings.redis_url is None:
             broker = settings.celery_broker_url
-            if not broker.startswith(("redis://", "rediss://")):
+            if not is_redis_url(broker):
                 raise ConfigurationError(
                     "invalid configuration: REDIS_URL must be set when CELERY_BROKER_URL is not "
                     "a Redis URL (the status cache, the rate limits and the event streams live "

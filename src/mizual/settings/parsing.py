@@ -104,3 +104,8 @@ def parse_flux_api_url(value: str | None) -> str | None:
     if split_flux_api_url(value) is None:
         raise ValueError(FLUX_API_URL_SHAPE)
     return value.strip()
+
+
+def is_redis_url(url: str) -> bool:
+    """A Redis server's URL (which the broker, the cache and the limits may share)."""
+    return url.startswith(("redis://", "rediss://"))

@@ -14,6 +14,7 @@ from kombu.exceptions import OperationalError
 
 from mizual.kit.throttle import ThrottledWarning
 from mizual.settings import Settings
+from mizual.settings.parsing import is_redis_url
 
 logger = logging.getLogger(__name__)
 
@@ -22,15 +23,10 @@ PROCESS_EDIT_TASK = "mizual.process_edit"
 # `celery\x06\x163` and so on, and the jobs delivered but not yet acknowledged in a hash.
 _PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
 _UNACKED_KEY = "unacked"
-_REDIS_SCHEMES = ("redis://", "rediss://")
 # Above the longest an edit may legitimately take (the provider's 300 s timeout plus retries).
 TASK_TIME_LIMIT_SECONDS = 900
 # RabbitMQ's queue lengths are read over a connection of their own, as quickly as Redis's.
 _AMQP_STATS_TIMEOUT_SECONDS = 0.5
-
-
-def is_redis_url(url: str) -> bool:
-    return url.startswith(_REDIS_SCHEMES)
 
 
 class _ResultlessCelery(Celery):  # type: ignore[misc]
