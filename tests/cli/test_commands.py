@@ -19,6 +19,7 @@ from tests.support import (
     MizualServer,
     WorkerProcess,
     jpeg_bytes,
+    migrate,
     submit,
     wait_for,
 )
@@ -32,6 +33,7 @@ HELP_NAMES = {
     ("api",): ["[env var: HOST]", "[env var: PORT]", "DATABASE_URL", "CELERY_BROKER_URL"],
     ("worker",): ["CELERY_CONCURRENCY", "CELERY_BROKER_URL", "DATABASE_URL"],
     ("migrate",): ["DATABASE_URL", "DATA_DIR"],
+    ("doctor",): ["--api", "URL", "DATABASE_URL", "CELERY_BROKER_URL", "DATA_DIR", "/version"],
     ("edit",): ["[env var: MIZUAL_SERVER]", "--parent", "UUID", "--no-wait", "<edit id>.jpg"],
     ("status",): ["[env var: MIZUAL_SERVER]", "--no-wait", "--json"],
     ("chain",): ["[env var: MIZUAL_SERVER]", "--no-wait", "--json"],
@@ -178,16 +180,18 @@ def test_serve_logs_every_line_in_one_format_without_libvips_chatter(tmp_path: P
     )
 
 
-def test_worker_logs_in_the_same_format(tmp_path: Path, postgres_url: str, redis_url: str) -> None:
-    worker = WorkerProcess(
-        tmp_path,
-        {
-            "DATABASE_URL": postgres_url,
-            "CELERY_BROKER_URL": redis_url,
-            "CELERY_RESULT_BACKEND": redis_url,
-            "CELERY_CONCURRENCY": "1",
-        },
-    ).start()
+def test_worker_logs_in_the_same_format(
+    tmp_path: Path, postgres_url: str, postgres_schema: str, redis_url: str
+) -> None:
+    env = {
+        "DATABASE_URL": postgres_url,
+        "DATABASE_SCHEMA": postgres_schema,
+        "CELERY_BROKER_URL": redis_url,
+        "CELERY_RESULT_BACKEND": redis_url,
+        "CELERY_CONCURRENCY": "1",
+    }
+    migrate(env)  # a worker waits for the schema before Celery starts
+    worker = WorkerProcess(tmp_path, env).start()
     try:
         deadline = time.monotonic() + 60
         while " ready." not in worker.log() and time.monotonic() < deadline:

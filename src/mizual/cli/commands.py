@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from mizual.cli.client_commands import client_commands
+from mizual.cli.doctor_command import doctor_commands
 from mizual.cli.help import Group
 from mizual.cli.server_commands import providers, server_commands
 
@@ -15,6 +16,7 @@ app = typer.Typer(
 )
 app.registered_commands += [
     *server_commands.registered_commands,
+    *doctor_commands.registered_commands,
     *client_commands.registered_commands,
 ]
 app.add_typer(providers, name="providers")

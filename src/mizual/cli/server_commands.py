@@ -30,6 +30,15 @@ HostOption = Annotated[
         show_default=False,
     ),
 ]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        metavar="NUMBER",
+        help=r"API processes sharing the port (1-64) \[env var: API_WORKERS] \[default: 1]",
+        show_default=False,
+    ),
+]
 PortOption = Annotated[
     int | None,
     typer.Option(
@@ -57,25 +66,48 @@ def serve(host: HostOption = None, port: PortOption = None) -> None:
     listener = _listen(settings)
     migrate_database(settings)
     typer.echo(f"Mizual is serving at {settings.base_url} (API docs at {settings.base_url}/docs)")
-    _run_server(create_app(settings), settings, listener)
+    _run_server(app=create_app(settings), settings=settings, listener=listener)
 
 
 @server_commands.command(cls=Command)
 @unwrapped
-def api(host: HostOption = None, port: PortOption = None) -> None:
+def api(host: HostOption = None, port: PortOption = None, workers: WorkersOption = None) -> None:
     """Run the HTTP API alone; edits go to Celery workers (`mizual worker`) through the broker.
 
-    It needs DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (Redis), shared with the workers.
+    It needs DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (Redis), shared with the workers,
+    and waits (STARTUP_WAIT_SECONDS) for `mizual migrate` to have brought the schema up to date.
     """
     from mizual.app import create_app
     from mizual.logs import configure_logging
     from mizual.runtime import Role
 
-    settings = read_settings(distributed=True, host=host, port=port)
+    settings = read_settings(distributed=True, host=host, port=port, api_workers=workers)
     configure_logging(settings)
-    listener = _listen(settings)
-    typer.echo(f"Mizual API at {settings.base_url}; edits go to {_broker(settings)}")
-    _run_server(create_app(settings, role=Role.API), settings, listener)
+    listener = _listen(settings)  # first: a port in use is said before anything else
+    _wait_for_schema(settings)
+    processes = settings.api_workers
+    typer.echo(
+        f"Mizual API at {settings.base_url}; edits go to {_broker(settings)}"
+        + (f" ({processes} processes)" if processes > 1 else "")
+    )
+    if processes == 1:
+        app = create_app(settings, role=Role.API)
+        _run_server(app=app, settings=settings, listener=listener)
+        return
+    _run_workers(settings, listener)
+
+
+def _run_workers(settings: Settings, listener: socket.socket) -> None:
+    """`API_WORKERS` child processes; each builds the app from the environment, which is
+    given --host and --port, so they run with the settings this process read."""
+    from mizual.observability import multiprocess
+    from mizual.serving import run_workers
+
+    os.environ["HOST"], os.environ["PORT"] = settings.host, str(settings.port)
+    # Each child counts what it does; /metrics, answered by any one of them, must add up all
+    # of them: METRICS_MULTIPROC_DIR, or else a folder of this process, gone when it stops.
+    multiprocess.configure(settings, private_folder=True)
+    run_workers(settings=settings, listener=listener, workers=settings.api_workers)
 
 
 def _listen(settings: Settings) -> socket.socket:
@@ -88,11 +120,23 @@ def _listen(settings: Settings) -> socket.socket:
         raise typer.Exit(3) from None  # as uvicorn's: the server could not start
 
 
-def _run_server(app: FastAPI, settings: Settings, listener: socket.socket) -> None:
+def _run_server(*, app: FastAPI, settings: Settings, listener: socket.socket) -> None:
     from mizual.serving import run_server
 
-    if not run_server(app, settings, listener):
+    if not run_server(app=app, settings=settings, listener=listener):
         raise typer.Exit(3)  # as uvicorn.run: the server could not start
+
+
+def _wait_for_schema(settings: Settings) -> None:
+    """The database answers and `mizual migrate` has run (this release's, or a newer one's),
+    or exit status 1 after STARTUP_WAIT_SECONDS."""
+    from mizual.kit.db.migrate import DatabaseNotReady, wait_for_schema
+
+    try:
+        wait_for_schema(settings, timeout=settings.startup_wait_seconds)
+    except DatabaseNotReady as exc:
+        typer.echo(f"mizual: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 @server_commands.command(cls=Command)
@@ -101,11 +145,14 @@ def worker() -> None:
     """Run a Celery worker that processes edits (CELERY_CONCURRENCY processes).
 
     It takes edits from CELERY_BROKER_URL and needs the API's DATABASE_URL and storage (S3_*).
+    It waits (STARTUP_WAIT_SECONDS) for `mizual migrate` to have brought the schema up to date.
     """
     settings = read_settings(distributed=True)
     from mizual.logs import LOG_FORMAT, configure_logging
 
     configure_logging(settings)
+    # Before Celery starts: its pool would take jobs it cannot run yet.
+    _wait_for_schema(settings)
     from mizual.worker import app as celery_app
 
     # Celery's lines in our format, through the handler configure_logging installed.
@@ -133,9 +180,9 @@ def migrate() -> None:
     """Create or upgrade the database schema to the latest version.
 
     The database is DATABASE_URL (in DATABASE_SCHEMA); unset, the SQLite file in DATA_DIR that
-    `mizual serve` uses.
+    `mizual serve` uses. It waits up to STARTUP_WAIT_SECONDS for the database to answer.
     """
-    from mizual.kit.db.migrate import migrate_database
+    from mizual.kit.db.migrate import DatabaseNotReady, migrate_database, wait_for_database
     from mizual.logs import configure_logging
 
     settings = read_settings()
@@ -143,6 +190,12 @@ def migrate() -> None:
         # The embedded database: the one `serve` would use, with serve's profile.
         settings = serve_settings(host=None, port=None)
     configure_logging(settings)
+    try:
+        # Started with the database (one container stack), it may find it not up yet.
+        wait_for_database(settings, timeout=settings.startup_wait_seconds)
+    except DatabaseNotReady as exc:
+        typer.echo(f"mizual: {exc}", err=True)
+        raise typer.Exit(1) from None
     migrate_database(settings)
     where = (
         f"schema {settings.database_schema}"

@@ -10,7 +10,9 @@ views into server-sent events. A stream sends
     id: <updated_at in microseconds since 1970>     increases with every change
     data: <the JSON of GET /edit/{uuid}>
 
-and, when the edit completes or fails, the same with `event: done`, after which it ends. A
+and, when the edit completes or fails, the same with `event: done`, after which it ends. When
+the process starts to stop (SIGTERM, `mizual.serving.Drain`), the stream sends `retry: 1000` and
+ends: the client reconnects a second later, to another process. A
 comment line (`: heartbeat`) goes out every `EVENTS_HEARTBEAT_SECONDS`, and the state is read
 again at each one, so a message lost on the way costs at most one interval. While the Redis
 relay is disconnected, streams read the state every `FALLBACK_POLL_SECONDS` instead.
@@ -46,6 +48,10 @@ CATCH_UP_SECONDS = 0.25
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FINISHED = {EditStatus.COMPLETED.value, EditStatus.FAILED.value}
 HEARTBEAT = b": heartbeat\n\n"
+# Sent as the process stops (the stream got CLOSED): an EventSource reconnects after this many
+# milliseconds instead of its default 3 s, and through the proxy reaches a process that is not
+# stopping; its Last-Event-ID skips what it has.
+RECONNECT = b"retry: 1000\n\n"
 STREAM_HEADERS = {
     "Cache-Control": "no-cache",
     "X-Accel-Buffering": "no",  # nginx: pass each event on at once
@@ -156,6 +162,7 @@ class EditEvents:
                             await batch.catch_up(subscription, event_id(fresh))
                     batch.add(await subscription.next(0))
                 if batch.closed:
+                    yield RECONNECT
                     return
                 for view in sorted(batch.views, key=event_id):
                     if not newer(view):

@@ -53,13 +53,26 @@ def get_and_head(path: str, **options: Any) -> Callable[[_Endpoint], _Endpoint]:
     return register
 
 
+DRAINING = {"status": "draining", "message": "This server is shutting down; retry on another one"}
+
+
 @get_and_head(
     "/health",
     response_model=HealthReport,
-    responses={503: {"model": HealthReport, "description": "The database does not answer."}},
+    responses={
+        503: {
+            "model": HealthReport,
+            "description": "The database does not answer, or this process is shutting down "
+            '(status "draining", with Retry-After).',
+        }
+    },
 )
-def health(runtime: RuntimeDep) -> JSONResponse:
-    """For load balancers: 200 when the service and its database answer, 503 otherwise."""
+def health(request: Request, runtime: RuntimeDep) -> JSONResponse:
+    """For load balancers: 200 when the service and its database answer, 503 otherwise, and
+    503 as soon as the process has been told to stop (SIGTERM), while it still serves the
+    other requests for SHUTDOWN_DRAIN_SECONDS: the balancer takes it out of rotation first."""
+    if request.app.state.drain.started:
+        return JSONResponse(DRAINING, status_code=503, headers={"Retry-After": "1"})
     try:
         ping(runtime.engine)
     except Exception:

@@ -12,8 +12,10 @@ from pydantic import BaseModel, Field, RootModel
 
 
 class HealthReport(BaseModel):
-    status: Literal["ok", "unhealthy"] = Field(
-        description='"ok" with 200; "unhealthy" with 503, when the database does not answer.'
+    status: Literal["ok", "unhealthy", "draining"] = Field(
+        description='"ok" with 200; "unhealthy" with 503, when the database does not answer; '
+        '"draining" with 503 while the server shuts down (SIGTERM): a load balancer should '
+        "send requests to another replica."
     )
     message: str = Field(description="The same, for a person to read.")
 

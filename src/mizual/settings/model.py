@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     trusted_proxies: NetworkList = Field(default_factory=list)
     allowed_origins: OriginList = Field(default_factory=list)
 
+    # Start-up and shutdown (docs/operations.md, "Stopping, draining and start-up order")
+    api_workers: int = Field(default=1, ge=1, le=64)
+    shutdown_drain_seconds: float = Field(default=3, ge=0, le=600)
+    startup_wait_seconds: float = Field(default=60, ge=0, le=3600)
+
     # Database
     database_url: SecretStr | None = None
     database_schema: str = "public"

@@ -183,6 +183,9 @@ _OUR_PREFIXES = (
     "TRUSTED_PROX",
     "ALLOWED_ORIGIN",
     "ADMIN_TOKEN",
+    "API_WORKERS",
+    "SHUTDOWN_DRAIN",
+    "STARTUP_WAIT",
 )
 # Names the reference reads that Mizual spells otherwise, with no close spelling here.
 _HINTS = {"OPENAI_API_KEY": "LLM_API_KEY"}
