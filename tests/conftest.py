@@ -121,15 +121,17 @@ def redis_server_url() -> str:
     )
 
 
-# The contract suite's distributed stack keeps this database for the whole session.
+# The contract suite's distributed stack keeps this database for the whole session, and its
+# FLUX-backed stack for cancelling (tests/contract/test_cancel.py) the next one for its module.
 CONTRACT_REDIS_DB = 15
+FLUX_STACK_REDIS_DB = 14
 
 
 @pytest.fixture
 def redis_url(redis_server_url: str) -> Iterator[str]:
-    """A Redis database of its own for one test (numbers 1-14; 0 and 15 are left alone),
+    """A Redis database of its own for one test (numbers 1-13; 0, 14 and 15 are left alone),
     emptied before and after."""
-    url = f"{redis_server_url}/{random.randint(1, CONTRACT_REDIS_DB - 1)}"
+    url = f"{redis_server_url}/{random.randint(1, FLUX_STACK_REDIS_DB - 1)}"
     client = redis.Redis.from_url(url)
     client.flushdb()
     yield url

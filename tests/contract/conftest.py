@@ -11,6 +11,7 @@ budget, as separate people behind one proxy would.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import sqlite3
 import uuid
@@ -35,7 +36,16 @@ from tests.support import (
 )
 
 ADMIN_TOKEN = "contract-admin-token"
-STACK_ENV = {"TRUSTED_PROXIES": "127.0.0.1", "ADMIN_TOKEN": ADMIN_TOKEN}
+# Standard Webhooks' form: whsec_ and the base64 of the key (32 bytes here).
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"contract-suite-webhook-key-32byt").decode()
+STACK_ENV = {
+    "TRUSTED_PROXIES": "127.0.0.1",
+    "ADMIN_TOKEN": ADMIN_TOKEN,
+    "WEBHOOK_SECRET": WEBHOOK_SECRET,
+    # Receivers in the tests listen on loopback over plain HTTP: allowed by name, and only so.
+    "WEBHOOK_ALLOW_HTTP": "true",
+    "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
+}
 _client_numbers = itertools.count(1)
 
 

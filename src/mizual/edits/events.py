@@ -10,11 +10,11 @@ views into server-sent events. A stream sends
     id: <updated_at in microseconds since 1970>     increases with every change
     data: <the JSON of GET /edit/{uuid}>
 
-and, when the edit completes or fails, the same with `event: done`, after which it ends. When
-the process starts to stop (SIGTERM, `mizual.serving.Drain`), the stream sends `retry: 1000` and
-ends: the client reconnects a second later, to another process. A
-comment line (`: heartbeat`) goes out every `EVENTS_HEARTBEAT_SECONDS`, and the state is read
-again at each one, so a message lost on the way costs at most one interval. While the Redis
+and, when the edit completes, fails or is cancelled, the same with `event: done`, after which
+it ends. When the process starts to stop (SIGTERM, `mizual.serving.Drain`), the stream sends
+`retry: 1000` and ends: the client reconnects a second later, to another process. A comment
+line (`: heartbeat`) goes out every `EVENTS_HEARTBEAT_SECONDS`, and the state is read again at
+each one, so a message lost on the way costs at most one interval. While the Redis
 relay is disconnected, streams read the state every `FALLBACK_POLL_SECONDS` instead.
 
 States are always read the way `GET /edit/{uuid}` reads them (status cache, then database), and
@@ -35,7 +35,7 @@ from uuid import UUID
 from starlette.responses import Response, StreamingResponse
 
 from mizual.cleaning import parse_edit_id
-from mizual.edits.stages import EditStatus
+from mizual.edits.stages import FINISHED_STATUSES
 from mizual.edits.status import EditStatusStore
 from mizual.kit.broadcast import CLOSED, RESYNC, Broadcast, Signal, Subscription
 
@@ -46,7 +46,7 @@ FALLBACK_POLL_SECONDS = 1.0
 # How long a state read directly waits for the pushed messages of the changes up to it.
 CATCH_UP_SECONDS = 0.25
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_FINISHED = {EditStatus.COMPLETED.value, EditStatus.FAILED.value}
+_FINISHED = {status.value for status in FINISHED_STATUSES}
 HEARTBEAT = b": heartbeat\n\n"
 # Sent as the process stops (the stream got CLOSED): an EventSource reconnects after this many
 # milliseconds instead of its default 3 s, and through the proxy reaches a process that is not

@@ -15,6 +15,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID
@@ -41,7 +43,12 @@ from mizual.kit.db.tables import utcnow
 from mizual.kit.outages import describe, outage_of
 from mizual.kit.storage.base import ObjectNotFound, Storage
 from mizual.observability import metrics
-from mizual.providers.editing.base import EditingError, EditingProvider, EditRequest
+from mizual.providers.editing.base import (
+    EditCancelled,
+    EditingError,
+    EditingProvider,
+    EditRequest,
+)
 from mizual.providers.prompting.base import PromptEnhancer
 from mizual.settings import Settings
 
@@ -53,6 +60,9 @@ _ORIGINAL_MISSING = "The original image of this edit is missing. Please upload i
 OUTAGE_PATIENCE_SECONDS = 60.0
 # Short waits, so an edit goes on within a couple of seconds of the service coming back.
 _OUTAGE_BACKOFF = (0.25, 0.5, 1.0, 2.0)
+
+# How often a stage that waits (for the LLM) asks whether the edit was cancelled.
+_CANCEL_CHECK_SECONDS = 0.25
 
 T = TypeVar("T")
 
@@ -100,6 +110,10 @@ class Pipeline:
             Stage.AI_PROCESSING: RetryPolicy(max_retries=ai_retries, delay_seconds=5),
         }
         self.sleep = sleep
+        self._llm_calls = ThreadPoolExecutor(
+            max_workers=max(settings.max_workers, settings.celery_concurrency),
+            thread_name_prefix="prompt-enhancer",
+        )
         self._stages: dict[Stage, Callable[[_Work], None]] = {
             Stage.INITIALIZATION: self._initialize,
             Stage.ENHANCING_PROMPT: self._enhance_prompt,
@@ -130,15 +144,27 @@ class Pipeline:
         try:
             with self.leases.hold(edit_uuid, attempt=work.attempt) as lease:
                 self._run_stages(work, lease)
-        except LeaseLost:
+        except (LeaseLost, EditCancelled):
+            if self._is_cancelled(work):
+                logger.info("edit %s: attempt %d stopped: cancelled", edit_uuid, work.attempt)
+                return
             logger.warning(
                 "edit %s: attempt %d stopped: another attempt runs the edit now",
                 edit_uuid,
                 work.attempt,
             )
 
+    def _is_cancelled(self, work: _Work) -> bool:
+        """Asked by the providers before each request while they wait, and between stages."""
+        try:
+            return self.status.repository.status_of(work.record.uuid) == EditStatus.CANCELLED
+        except Exception as exc:  # the database is down: go on; the next write will tell
+            logger.debug("edit %s: could not read its status: %r", work.record.uuid, exc)
+            return False
+
     def close(self) -> None:
         self.leases.close()
+        self._llm_calls.shutdown(wait=False, cancel_futures=True)
 
     def _run_stages(self, work: _Work, lease: Lease) -> None:
         timings = dict(work.record.stage_timings or {})
@@ -218,7 +244,7 @@ class Pipeline:
                 return
             except ProcessingError as exc:
                 error = exc
-            except (LeaseLost, HandedBack):
+            except (LeaseLost, HandedBack, EditCancelled):
                 raise
             except Exception as exc:  # an unexpected bug: retry, then fail safely
                 logger.exception("edit %s: %s raised unexpectedly", work.record.uuid, stage)
@@ -270,7 +296,18 @@ class Pipeline:
 
     def _enhance_prompt(self, work: _Work) -> None:
         original = self._load_original(work)
-        enhanced = self.enhancer.enhance(prompt=work.record.prompt, image=original)
+        # In a thread of its own, so that a cancel abandons the LLM's answer instead of
+        # waiting for it (up to LLM_TIMEOUT_SECONDS): the call ends by itself, unread.
+        answer = self._llm_calls.submit(
+            self.enhancer.enhance, prompt=work.record.prompt, image=original
+        )
+        while True:
+            try:
+                enhanced = answer.result(timeout=_CANCEL_CHECK_SECONDS)
+                break
+            except FutureTimeout:
+                if self._is_cancelled(work):
+                    raise EditCancelled("cancelled while the prompt was enhanced") from None
         self._write(work, durable=False, enhanced_prompt=enhanced.prompt, prompt_note=enhanced.note)
 
     def _fetch_image(self, work: _Work) -> None:
@@ -291,6 +328,7 @@ class Pipeline:
             enhanced_prompt=work.record.enhanced_prompt,
             task=work.record.provider_task,
             record_task=lambda task: self._write(work, provider_task=task),
+            cancelled=lambda: self._is_cancelled(work),
         )
         try:
             outcome = self.editor.edit(request)
@@ -319,9 +357,17 @@ class Pipeline:
             attempt=work.attempt,
         )
         self.storage.put(key, encoded.data, content_type=encoded.content_type)
-        self._write(
-            work, result_key=key, edited_image_url=self.storage.url(key), edit_plan=work.plan
-        )
+        try:
+            self._write(
+                work, result_key=key, edited_image_url=self.storage.url(key), edit_plan=work.plan
+            )
+        except LeaseLost:
+            # Cancelled (or taken over) meanwhile: this attempt's result is nobody's, and a
+            # cancelled edit keeps none. Another attempt writes under a key of its own.
+            self._through_outages(
+                lambda: self.storage.delete(key), doing=f"deleting the unused result {key}"
+            )
+            raise
 
     def _complete(self, work: _Work) -> None:
         self._write(

@@ -23,7 +23,7 @@ from sqlalchemy import (
     update,
 )
 
-from mizual.edits.stages import EditStatus
+from mizual.edits.stages import CANCELLED_STAGE, EditStatus
 from mizual.kit.db.tables import edit_chains, edits, utcnow
 from mizual.kit.db.timing import OperationTimings, timed
 
@@ -54,6 +54,10 @@ class EditRecord:
     dispatched_at: datetime | None
     version: int
     provider_task: dict[str, Any] | None
+    edit_token_hash: str | None
+    webhook_url: str | None
+    webhook_events: list[str] | None
+    webhook_delivery: dict[str, Any] | None
     chain_position: int | None
     parent_edit_uuid: UUID | None
 
@@ -212,6 +216,42 @@ class EditRepository:
         with self.autocommit.connect() as conn:
             row = conn.execute(self._progress(query, durable=durable)).first()
         return EditRecord.from_row(row) if row else None
+
+    @timed
+    def cancel(self, edit_uuid: UUID) -> EditRecord | None:
+        """Mark the edit cancelled if it is still pending or processing; the cancelled edit, or
+        None when it is unknown or already finished. A running attempt's next write then
+        changes nothing (its fence requires `processing`), so it stops there."""
+        now = utcnow()
+        query = (
+            update(edits)
+            .where(
+                and_(
+                    edits.c.uuid == edit_uuid,
+                    edits.c.status.in_([EditStatus.PENDING, EditStatus.PROCESSING]),
+                )
+            )
+            .values(
+                status=EditStatus.CANCELLED,
+                processing_stage=CANCELLED_STAGE,
+                finished_at=now,
+                updated_at=now,
+                lease_expires_at=None,
+                version=edits.c.version + 1,
+            )
+            .returning(*_RETURN_EDIT)
+        )
+        with self.autocommit.connect() as conn:
+            row = conn.execute(query).first()
+        return EditRecord.from_row(row) if row else None
+
+    @timed
+    def status_of(self, edit_uuid: UUID) -> str | None:
+        """The edit's status alone: what a running attempt asks to learn it was cancelled."""
+        with self.autocommit.connect() as conn:
+            return conn.execute(
+                select(edits.c.status).where(edits.c.uuid == edit_uuid)
+            ).scalar_one_or_none()
 
     @timed
     def start_attempt(self, edit_uuid: UUID, *, lease_seconds: float) -> EditRecord | None:

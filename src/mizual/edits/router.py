@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from mizual.cleaning import parse_edit_id
 from mizual.deps import EditsDep, EditStatusDep, EventsDep, rate_limit
@@ -14,7 +15,14 @@ from mizual.edits.schemas import (
     EditImageRequest,
     EditStatusView,
 )
-from mizual.errors import Conflict, InvalidInput, NotFound, RateLimited
+from mizual.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+)
 from mizual.errors.openapi import JSON_BODY_ERRORS, error_responses
 from mizual.kit.jsonbody import JsonBodyRoute
 from mizual.ratelimits import RULES
@@ -37,11 +45,18 @@ def edit_image(body: EditImageRequest, request: Request, edits: EditsDep) -> Edi
     """Submit an image and a prompt; returns at once with the id to follow the edit by."""
     # Checked first, so that a refused request spends none of the client's edits.
     submission = edits.prepare(
-        prompt=body.prompt, image=body.image, parent_edit_id=body.parent_edit_uuid
+        prompt=body.prompt,
+        image=body.image,
+        parent_edit_id=body.parent_edit_uuid,
+        webhook_url=body.webhook_url,
+        webhook_events=body.webhook_events,
     )
     with SubmissionBudget.of(request).charge():
-        record = edits.accept(submission)
-    return EditCreateResponse(edit_id=str(record.uuid), polling_url=f"/edit/{record.uuid}")
+        accepted = edits.accept(submission)
+    edit_uuid = accepted.record.uuid
+    return EditCreateResponse(
+        edit_id=str(edit_uuid), polling_url=f"/edit/{edit_uuid}", edit_token=accepted.edit_token
+    )
 
 
 router.include_router(submissions)
@@ -61,6 +76,36 @@ async def edit_status(edit_uuid: str, edit_status: EditStatusDep) -> JSONRespons
     return JSONResponse(await edit_status.aread(parse_edit_id(edit_uuid)))
 
 
+# Declares the scheme in the OpenAPI document (Swagger UI's "Authorize", generated clients); the
+# service decides (401 without a token, 403 with another).
+EDIT_BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="EditToken",
+    description="`Authorization: Bearer <edit_token>`: the token the edit's submission "
+    "answered (or the server's ADMIN_TOKEN).",
+)
+
+
+@router.post(
+    "/edit/{edit_uuid}/cancel",
+    response_model=EditStatusView,
+    dependencies=[rate_limit(RULES.status)],
+    responses=error_responses(
+        NotFound, InvalidInput, Unauthorized, Forbidden, Conflict, RateLimited
+    ),
+)
+def cancel_edit(
+    edit_uuid: str,
+    edits: EditsDep,
+    edit_status: EditStatusDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(EDIT_BEARER)],
+) -> JSONResponse:
+    """Stop an edit: a pending one never starts, a processing one stops at its next stage (a
+    FLUX edit at its next poll) and stores no result. Answers the cancelled edit's status."""
+    record = edits.cancel(edit_uuid, token=credentials.credentials if credentials else None)
+    return JSONResponse(edit_status.view(record))
+
+
 @router.get(
     "/edit/{edit_uuid}/events",
     dependencies=[rate_limit(RULES.status)],
@@ -77,7 +122,8 @@ async def edit_events(
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> Response:
     """The edit's status as server-sent events: `status` on every change (the current state
-    first), `done` when it completes or fails. Async: a stream holds no thread while it waits."""
+    first), `done` when it completes, fails or is cancelled. Async: a stream holds no thread
+    while it waits."""
     return await events.open(edit_uuid, last_event_id=last_event_id)
 
 

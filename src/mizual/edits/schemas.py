@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mizual.edits.stages import (
+    CANCELLED_STAGE,
     FAILED_STAGE,
     PROGRESS_PERCENT,
     STAGE_MESSAGES,
@@ -15,6 +16,8 @@ from mizual.edits.stages import (
 )
 
 MAX_PROMPT_CHARS = 1000
+WEBHOOK_EVENTS = ("completed", "failed", "cancelled", "stage")
+DEFAULT_WEBHOOK_EVENTS = ("completed", "failed", "cancelled")
 
 if TYPE_CHECKING:
     from mizual.edits.repository import EditRecord
@@ -39,6 +42,18 @@ class EditImageRequest(BaseModel):
         description="A completed edit to continue from: its id, in the canonical 36-character "
         "form.",
     )
+    webhook_url: str | None = Field(
+        default=None,
+        description="Where to POST the edit's status when it finishes (or at each stage): "
+        "https:// (http:// only where the server allows it), to a public address. Each "
+        "delivery is signed the Standard Webhooks way; see docs/api.md.",
+        examples=["https://example.com/hooks/mizual"],
+    )
+    webhook_events: list[str] | None = Field(
+        default=None,
+        description="Which events to send to webhook_url: any of completed, failed, "
+        "cancelled, stage. Default: the three final ones.",
+    )
 
     @field_validator("prompt")
     @classmethod
@@ -51,10 +66,42 @@ class EditImageRequest(BaseModel):
             )
         return value
 
+    @field_validator("webhook_events")
+    @classmethod
+    def known_events(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        unknown = [event for event in value if event not in WEBHOOK_EVENTS]
+        if unknown:
+            raise ValueError(
+                f"unknown webhook event(s) {', '.join(map(repr, unknown))}; choose from "
+                + ", ".join(WEBHOOK_EVENTS)
+            )
+        if not value:
+            raise ValueError("give at least one event, or leave webhook_events out")
+        return sorted(set(value), key=WEBHOOK_EVENTS.index)
+
 
 class EditCreateResponse(BaseModel):
     edit_id: str
     polling_url: str
+    edit_token: str = Field(
+        description="Ours: the submitter's secret for this edit. Send it as "
+        "`Authorization: Bearer <edit_token>` to cancel the edit. Shown once: only its hash "
+        "is stored."
+    )
+
+
+class WebhookDelivery(BaseModel):
+    delivered: bool = Field(description="The last event sent was answered with a 2xx.")
+    attempts: int = Field(description="Attempts made for the last event sent.")
+    event: str | None = Field(default=None, description="The last event sent.")
+    last_status_code: int | None = Field(
+        default=None, description="The receiver's last answer (null: no answer, e.g. timeout)."
+    )
+    state: str = Field(
+        default="pending", description="pending (being tried), delivered or failed (given up)."
+    )
 
 
 class EditStatusView(BaseModel):
@@ -89,11 +136,16 @@ class EditStatusView(BaseModel):
     stage_timings_ms: dict[str, float]
     chain_position: int | None
     parent_edit_uuid: str | None
+    webhook: WebhookDelivery | None = Field(
+        default=None,
+        description="How the webhook deliveries went; null when no webhook_url was given.",
+    )
 
     @classmethod
     def from_record(cls, record: EditRecord, *, storage: Storage) -> EditStatusView:
         failed = record.status == EditStatus.FAILED
-        stage = record.processing_stage or "pending"
+        cancelled = record.status == EditStatus.CANCELLED
+        stage = CANCELLED_STAGE if cancelled else record.processing_stage or "pending"
         if failed:
             message = record.error_message or "Your edit failed. Please try again."
             progress = PROGRESS_PERCENT.get(record.error_stage or "", 0)
@@ -107,7 +159,7 @@ class EditStatusView(BaseModel):
             processing_stage=FAILED_STAGE if failed else stage,
             message=message,
             progress_percent=progress,
-            is_complete=completed or failed,
+            is_complete=completed or failed or cancelled,
             is_error=failed,
             edited_image_url=storage.url(record.result_key)
             if completed and record.result_key
@@ -124,7 +176,16 @@ class EditStatusView(BaseModel):
             stage_timings_ms=record.stage_timings or {},
             chain_position=record.chain_position,
             parent_edit_uuid=str(record.parent_edit_uuid) if record.parent_edit_uuid else None,
+            webhook=_webhook_view(record),
         )
+
+
+def _webhook_view(record: EditRecord) -> WebhookDelivery | None:
+    if record.webhook_url is None:
+        return None
+    return WebhookDelivery.model_validate(
+        record.webhook_delivery or {"delivered": False, "attempts": 0}
+    )
 
 
 class ChainMember(BaseModel):

@@ -4,6 +4,7 @@ What a client sees of an edit, and every change to it, is the status store's (`e
 
 from __future__ import annotations
 
+import hmac
 import logging
 import uuid as uuid_module
 from dataclasses import dataclass
@@ -12,16 +13,26 @@ from typing import Any
 from uuid import UUID
 
 from mizual.cleaning import clean_text, parse_edit_id
+from mizual.edits import tokens
 from mizual.edits.repository import EditRecord, EditRepository, Orphan
-from mizual.edits.schemas import MAX_PROMPT_CHARS
+from mizual.edits.schemas import DEFAULT_WEBHOOK_EVENTS, MAX_PROMPT_CHARS
 from mizual.edits.stages import EditStatus
 from mizual.edits.status import EditStatusStore
 from mizual.edits.storage_keys import image_key
-from mizual.errors import ChainTooLong, Conflict, InvalidInput, NotFound, ServiceUnavailable
+from mizual.errors import (
+    ChainTooLong,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+)
 from mizual.kit import imaging
 from mizual.kit.dataurl import decode_image_payload
 from mizual.kit.db.tables import utcnow
 from mizual.kit.queue.base import JobQueue
+from mizual.kit.safehttp import UnsafeDestination, check_url
 from mizual.kit.storage.base import Storage
 from mizual.observability import metrics
 from mizual.settings import Settings
@@ -39,6 +50,11 @@ GAVE_UP_MESSAGE = (
 # An edit committed this long ago and never queued was left by an API process that died between
 # its commit and its dispatch (a moment): dispatched by the reconciler.
 UNDISPATCHED_GRACE_SECONDS = 5.0
+_FINISHED_AS: dict[str, str] = {
+    EditStatus.COMPLETED: "completed",
+    EditStatus.FAILED: "failed",
+    EditStatus.CANCELLED: "been cancelled",
+}
 QUEUE_DOWN_MESSAGE = (
     "Edits cannot be queued right now because the job queue is unreachable. Please try again "
     "in a minute."
@@ -54,6 +70,21 @@ class Submission:
     chain_position: int
     # The uploaded image (checked), or the storage key of the parent's result it continues from.
     source: tuple[bytes, imaging.ImageInfo] | str
+    webhook: Webhook | None = None
+
+
+@dataclass(frozen=True)
+class Webhook:
+    url: str
+    events: list[str]
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """An edit just recorded, and its token (given to the submitter once, stored hashed)."""
+
+    record: EditRecord
+    edit_token: str
 
 
 def clean_prompt(prompt: str) -> str:
@@ -90,11 +121,21 @@ class EditService:
 
     def submit(self, *, prompt: str, image: str | None, parent_edit_id: str | None) -> EditRecord:
         """Validate, store the original, record the edit, then queue it."""
-        return self.accept(self.prepare(prompt=prompt, image=image, parent_edit_id=parent_edit_id))
+        submission = self.prepare(prompt=prompt, image=image, parent_edit_id=parent_edit_id)
+        return self.accept(submission).record
 
-    def prepare(self, *, prompt: str, image: str | None, parent_edit_id: str | None) -> Submission:
+    def prepare(
+        self,
+        *,
+        prompt: str,
+        image: str | None,
+        parent_edit_id: str | None,
+        webhook_url: str | None = None,
+        webhook_events: list[str] | None = None,
+    ) -> Submission:
         """Every check of a submission, nothing stored: what is refused is refused here."""
         text = clean_prompt(prompt)
+        webhook = self._webhook(webhook_url, webhook_events)
         parent = self._usable_parent(parent_edit_id) if parent_edit_id else None
         position = (parent.chain_position or 1) + 1 if parent else 1
         if position > self.settings.max_chain_length:
@@ -110,16 +151,37 @@ class EditService:
                 unsupported=self.settings.unsupported_image_types,
                 max_pixels=self.settings.max_image_pixels,
             )
-            return Submission(text, parent, position, source=(data, info))
+            return Submission(text, parent, position, source=(data, info), webhook=webhook)
         if parent is not None and parent.result_key is not None:
-            return Submission(text, parent, position, source=parent.result_key)
+            return Submission(text, parent, position, source=parent.result_key, webhook=webhook)
         raise InvalidInput(
             "image: an image is required unless parent_edit_uuid names a completed edit"
         )
 
-    def accept(self, submission: Submission) -> EditRecord:
+    def _webhook(self, url: str | None, events: list[str] | None) -> Webhook | None:
+        if url is None:
+            if events is not None:
+                raise InvalidInput("webhook_events: given without a webhook_url to send them to")
+            return None
+        if self.settings.webhook_secret is None:
+            raise InvalidInput(
+                "webhook_url: this server cannot sign webhooks (its WEBHOOK_SECRET is not set), "
+                "so it sends none; poll GET /edit/{uuid} or follow /edit/{uuid}/events instead"
+            )
+        try:
+            check_url(
+                url,
+                allow_http=self.settings.webhook_allow_http,
+                allowed_hosts=self.settings.webhook_allowed_hosts,
+            )
+        except UnsafeDestination as exc:
+            raise InvalidInput(f"webhook_url: {exc.reason}") from None
+        return Webhook(url=url, events=list(events or DEFAULT_WEBHOOK_EVENTS))
+
+    def accept(self, submission: Submission) -> Accepted:
         """Store the original, record the edit, then queue it."""
         edit_uuid = uuid_module.uuid4()
+        edit_token = tokens.new_token()
         parent = submission.parent
         if isinstance(submission.source, str):
             original_key = submission.source  # the parent's result is this edit's input
@@ -139,6 +201,9 @@ class EditService:
                 "prompt": submission.prompt,
                 "original_key": original_key,
                 "original_image_url": self.storage.url(original_key),
+                "edit_token_hash": tokens.token_hash(edit_token),
+                "webhook_url": submission.webhook.url if submission.webhook else None,
+                "webhook_events": submission.webhook.events if submission.webhook else None,
             },
             parent_edit_uuid=parent.uuid if parent else None,
             chain_position=submission.chain_position,
@@ -148,7 +213,7 @@ class EditService:
         if self.queue is not None:
             self._dispatch(record)
         logger.info("edit %s: accepted (chain position %d)", edit_uuid, submission.chain_position)
-        return record
+        return Accepted(record, edit_token)
 
     def _dispatch(self, record: EditRecord) -> None:
         assert self.queue is not None
@@ -178,12 +243,52 @@ class EditService:
         if parent is None:
             raise NotFound(f"parent_edit_uuid: no edit {parent_uuid} exists")
         if parent.status != EditStatus.COMPLETED or parent.result_key is None:
-            state = "failed" if parent.status == EditStatus.FAILED else "not finished yet"
+            state = {
+                EditStatus.FAILED: "failed",
+                EditStatus.CANCELLED: "cancelled",
+            }.get(EditStatus(parent.status), "not finished yet")
             raise Conflict(
                 f"parent_edit_uuid: edit {parent_uuid} is {state}; only a completed edit can be "
                 "edited further"
             )
         return parent
+
+    # Cancelling --------------------------------------------------------------------------------
+
+    def cancel(self, edit_id: str, *, token: str | None) -> EditRecord:
+        """Cancel the edit for its submitter (`token`: its edit_token, or the admin token).
+        A pending edit never starts; a running one stops at its next check (see the pipeline).
+        NotFound, Unauthorized (no token), Forbidden (another token), Conflict (finished)."""
+        edit_uuid = parse_edit_id(edit_id)
+        record = self.status.record(edit_uuid)
+        if not token:
+            raise Unauthorized(
+                "cancelling an edit needs 'Authorization: Bearer <edit_token>', with the "
+                "edit_token its submission answered"
+            )
+        if not (tokens.token_matches(token, record.edit_token_hash) or self._is_admin(token)):
+            raise Forbidden(
+                f"this token does not allow cancelling edit {edit_uuid}: send the edit_token "
+                "that its submission answered"
+            )
+        cancelled = self.status.cancel(edit_uuid)
+        if cancelled is None:
+            current = self.status.record(edit_uuid)
+            raise Conflict(
+                f"edit {edit_uuid} has already {_FINISHED_AS.get(current.status, 'finished')}; "
+                "only a pending or processing edit can be cancelled"
+            )
+        metrics.edit_finished(EditStatus.CANCELLED)
+        logger.info("edit %s: cancelled (it was %s)", edit_uuid, record.status)
+        return cancelled
+
+    def _is_admin(self, token: str) -> bool:
+        admin = self.settings.admin_token
+        return (
+            admin is not None
+            and bool(admin.get_secret_value())
+            and hmac.compare_digest(token.encode(), admin.get_secret_value().encode())
+        )
 
     # Reading -----------------------------------------------------------------------------------
 

@@ -11,6 +11,11 @@ class EditStatus(StrEnum):
     PROCESSING = "processing"
     COMPLETED = "completed"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # ours: stopped at the submitter's request (`POST /edit/{uuid}/cancel`)
+
+
+# The states an edit never leaves.
+FINISHED_STATUSES = frozenset({EditStatus.COMPLETED, EditStatus.FAILED, EditStatus.CANCELLED})
 
 
 class Stage(StrEnum):
@@ -28,6 +33,7 @@ PIPELINE: tuple[Stage, ...] = tuple(Stage)
 PENDING_STAGE = "pending"
 COMPLETED_STAGE = "completed"
 FAILED_STAGE = "failed"
+CANCELLED_STAGE = "cancelled"
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,7 @@ PROGRESS_PERCENT: dict[str, int] = {
     Stage.UPLOADING_RESULT: 90,
     Stage.COMPLETION: 97,
     COMPLETED_STAGE: 100,
+    CANCELLED_STAGE: 100,  # nothing more will happen: the work is over, as for a failed edit
 }
 
 STAGE_MESSAGES: dict[str, str] = {
@@ -69,6 +76,7 @@ STAGE_MESSAGES: dict[str, str] = {
     Stage.UPLOADING_RESULT: "Saving your edited image...",
     Stage.COMPLETION: "Finishing up...",
     COMPLETED_STAGE: "Your edited image is ready!",
+    CANCELLED_STAGE: "This edit was cancelled, as asked; no result was made or kept.",
 }
 
 # Shown when a stage fails for a reason we cannot explain better (details go to the logs).

@@ -120,6 +120,14 @@ class EditStatusStore:
             self.publish(record)
         return record
 
+    def cancel(self, edit_uuid: UUID) -> EditRecord | None:
+        """Mark the edit cancelled and publish it; None if it is unknown or already finished."""
+        self._mark_changing(edit_uuid)
+        record = self.repository.cancel(edit_uuid)
+        if record is not None:
+            self.publish(record)
+        return record
+
     def start_attempt(self, edit_uuid: UUID, *, lease_seconds: float) -> EditRecord | None:
         """Claim the edit for one more attempt, leased for `lease_seconds`; None if it is
         finished, unknown, or held by a live attempt."""

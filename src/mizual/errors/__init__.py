@@ -83,7 +83,15 @@ class ChainTooLong(MizualError):
 class Unauthorized(MizualError):
     status_code = 401
     code = "unauthorized"
-    description = "The admin token is missing or wrong."
+    description = (
+        "The admin token is missing or wrong, or an edit's cancel was asked without a token."
+    )
+
+
+class Forbidden(MizualError):
+    status_code = 403
+    code = "forbidden"
+    description = "The token given does not allow this (not the edit's token, nor the admin's)."
 
 
 class RateLimited(MizualError):

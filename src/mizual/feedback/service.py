@@ -35,6 +35,7 @@ _NOT_RATEABLE = {
     EditStatus.PENDING.value: "it has not started yet",
     EditStatus.PROCESSING.value: "it is still being made",
     EditStatus.FAILED.value: "it failed",
+    EditStatus.CANCELLED.value: "it was cancelled",
 }
 
 

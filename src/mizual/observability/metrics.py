@@ -25,7 +25,7 @@ STAGE_SECONDS = Histogram(
 )
 EDITS_FINISHED = Counter(
     "mizual_edits_finished",
-    "Edits that reached a final status: completed or failed.",
+    "Edits that reached a final status: completed, failed or cancelled.",
     ["status"],
     registry=None,
 )
@@ -47,12 +47,28 @@ OUTAGE_RETRIES = Counter(
     ["service"],
     registry=None,
 )
+WEBHOOK_ATTEMPTS = Counter(
+    "mizual_webhook_attempts",
+    "Webhook delivery attempts, by outcome: delivered (2xx), retry (5xx, 429, timeout, "
+    "connection error; tried again later), failed (a 4xx, or the last attempt), refused (the "
+    "address was not allowed).",
+    ["outcome"],
+    registry=None,
+)
+IDEMPOTENT_REPLAYS = Counter(
+    "mizual_idempotent_replays",
+    "Submissions answered from their Idempotency-Key's first answer, by route.",
+    ["route"],
+    registry=None,
+)
 RECORDED: tuple[Collector, ...] = (
     STAGE_SECONDS,
     EDITS_FINISHED,
     PROVIDER_ERRORS,
     RATE_LIMIT_REJECTIONS,
     OUTAGE_RETRIES,
+    WEBHOOK_ATTEMPTS,
+    IDEMPOTENT_REPLAYS,
 )
 
 
@@ -79,3 +95,11 @@ def rate_limit_rejected(rule: str) -> None:
 
 def outage_retry(service: str) -> None:
     OUTAGE_RETRIES.labels(service).inc()
+
+
+def webhook_attempt(outcome: str) -> None:
+    WEBHOOK_ATTEMPTS.labels(outcome).inc()
+
+
+def idempotent_replay(route: str) -> None:
+    IDEMPOTENT_REPLAYS.labels(route).inc()

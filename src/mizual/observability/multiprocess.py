@@ -46,7 +46,7 @@ def configure(settings: Settings, *, private_folder: bool = False) -> str | None
         # Series that read 0 rather than being absent before the first edit.
         for stage in _stages():
             STAGE_SECONDS.labels(stage)
-        for status in ("completed", "failed"):
+        for status in ("completed", "failed", "cancelled"):
             EDITS_FINISHED.labels(status)
         return folder
 

@@ -15,9 +15,11 @@ from mizual.kit.cors import CorsPolicy
 from mizual.settings.enums import EditProvider, Environment, FluxModel, LlmProvider, StorageBackend
 from mizual.settings.parsing import (
     ByteSize,
+    HostList,
     ImageTypeList,
     NetworkList,
     OriginList,
+    is_webhook_secret,
     parse_flux_api_url,
     split_flux_api_url,
 )
@@ -171,6 +173,12 @@ class Settings(BaseSettings):
     llm_max_image_dimension: int = Field(default=1024, ge=64, le=4096)
     local_editor_llm_plans: bool = True
 
+    # Webhooks (docs/api.md, "Webhooks")
+    webhook_secret: SecretStr | None = None
+    webhook_allow_http: bool = False
+    webhook_allowed_hosts: HostList = Field(default_factory=list)
+    webhook_timeout_seconds: float = Field(default=10, gt=0, le=60)
+
     # Rate limits
     rate_limit_daily_images: int = Field(default=3, ge=1)
     rate_limit_burst_seconds: int = Field(default=10, ge=0)
@@ -250,6 +258,18 @@ class Settings(BaseSettings):
         if value and not re.match(r"https?://", value):
             raise ValueError("expected an http:// or https:// URL")
         return value.rstrip("/")
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def standard_webhooks_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if not is_webhook_secret(value.get_secret_value()):
+            raise ValueError(
+                "expected whsec_ followed by the base64 of 24 to 64 random bytes, such as "
+                "the output of: echo whsec_$(openssl rand -base64 32)"
+            )
+        return value
 
     @model_validator(mode="after")
     def flux_needs_a_key(self) -> Settings:

@@ -3,6 +3,8 @@ formats, and the reference's FLUX_API_URL split into an address and a model."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import re
 from typing import Annotated, Any
@@ -69,7 +71,36 @@ def parse_networks(value: Any) -> Any:
     return networks
 
 
+def parse_hosts(value: Any) -> Any:
+    """`hooks.internal, 127.0.0.1, [::1]`: host names or addresses, comma-separated."""
+    items = parse_csv(value)
+    if not isinstance(items, list):
+        return items
+    hosts = []
+    for item in items:
+        host = str(item).strip().lower().removeprefix("[").removesuffix("]").rstrip(".")
+        if not re.fullmatch(r"[a-z0-9_.:\-]+", host):
+            raise ValueError(
+                "expected comma-separated host names or IP addresses, such as "
+                f"hooks.internal, 127.0.0.1; {str(item)!r} is neither"
+            )
+        hosts.append(host)
+    return hosts
+
+
+def is_webhook_secret(value: str) -> bool:
+    """A Standard Webhooks secret: `whsec_` and the base64 of 24 to 64 bytes."""
+    if not value.startswith("whsec_"):
+        return False
+    try:
+        key = base64.b64decode(value.removeprefix("whsec_"), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return 24 <= len(key) <= 64
+
+
 ByteSize = Annotated[int, BeforeValidator(parse_byte_size)]
+HostList = Annotated[list[str], NoDecode, BeforeValidator(parse_hosts)]
 OriginList = Annotated[list[str], NoDecode, BeforeValidator(parse_origins)]
 NetworkList = Annotated[
     list[ipaddress.IPv4Network | ipaddress.IPv6Network], NoDecode, BeforeValidator(parse_networks)

@@ -106,6 +106,12 @@ edits = Table(
     # instead of paying for another.
     Column("version", Integer, nullable=False, server_default=text("0")),
     Column("provider_task", JsonColumn),
+    # Migration 0005 (job control): the SHA-256 of the edit's token (the submitter's right to
+    # cancel it), where and for which events to send webhooks, and how their delivery went.
+    Column("edit_token_hash", String(64)),
+    Column("webhook_url", Text),
+    Column("webhook_events", JsonColumn),
+    Column("webhook_delivery", JsonColumn),
     Index("idx_edits_status", "status"),
     Index("idx_edits_created_at", "created_at"),
 )
@@ -140,4 +146,48 @@ edit_chains = Table(
     Index("idx_edit_chains_uuid", "edit_uuid", unique=True),
     Index("idx_edit_chains_parent", "parent_edit_uuid"),
     Index("idx_edit_chains_position", "chain_position"),
+)
+
+# Migration 0005: one row per webhook message (an event of an edit), its delivery retried until
+# it is delivered or given up. `message_id` is the `webhook-id` header: stable across retries.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("edit_uuid", Uuid, ForeignKey("edits.uuid", ondelete="CASCADE"), nullable=False),
+    Column("message_id", String(100), nullable=False),
+    Column("event", String(20), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("state", String(20), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("last_status_code", Integer),
+    Column("last_error", Text),
+    # When the next attempt is due; also a claim: a sender moves it forward before it sends.
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    Index("idx_webhook_deliveries_message", "message_id", unique=True),
+    Index("idx_webhook_deliveries_due", "state", "next_attempt_at"),
+    Index("idx_webhook_deliveries_edit", "edit_uuid"),
+)
+
+# Migration 0005: the Idempotency-Key of a submission (`POST /edit-image/`, `/feedback/`), per
+# client address and route, with the answer it got, for 24 hours. Only hashes of the key and of
+# the request are kept.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("scope", String(100), nullable=False),
+    Column("route", String(50), nullable=False),
+    Column("key_hash", String(64), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("status_code", Integer),
+    Column("response", JsonColumn),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("updated_at", UTCDateTime, nullable=False, default=utcnow),
+    Index("idx_idempotency_keys_key", "scope", "route", "key_hash", unique=True),
+    Index("idx_idempotency_keys_created_at", "created_at"),
 )

@@ -49,6 +49,10 @@ class Storage(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
+    def delete(self, key: str) -> None:
+        """Remove the object; nothing happens when there is none."""
+        ...
+
     def url(self, key: str) -> str:
         """A URL a client can fetch the object from."""
         ...

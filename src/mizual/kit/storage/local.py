@@ -54,6 +54,14 @@ class LocalStorage:
         except ObjectNotFound:
             return False
 
+    def delete(self, key: str) -> None:
+        try:
+            self.path_for(key).unlink(missing_ok=True)
+        except ObjectNotFound:
+            return
+        except OSError as exc:
+            raise _failed(f"could not delete {key}", exc) from exc
+
     def url(self, key: str) -> str:
         return f"{self.base_url}{IMAGES_ROUTE}/{key}"
 

@@ -101,6 +101,15 @@ class S3Storage:
             raise _failed(f"could not check {key} in bucket {self.bucket}", exc) from exc
         return True
 
+    def delete(self, key: str) -> None:
+        if not is_safe_key(key):
+            return
+        try:
+            # S3 answers 204 whether or not the object was there.
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+        except (BotoCoreError, ClientError) as exc:
+            raise _failed(f"could not delete {key} from bucket {self.bucket}", exc) from exc
+
     def url(self, key: str) -> str:
         if self.public_base_url:
             return f"{self.public_base_url}/{key}"

@@ -41,6 +41,10 @@ class EditingError(Exception):
         self.error_class = error_class
 
 
+class EditCancelled(Exception):
+    """The edit was cancelled while the provider worked on it: it stopped (no more polls)."""
+
+
 # A provider's own record of a task it was paid for (FLUX: its id and polling URL), stored on
 # the edit so that a later attempt can pick the task up again.
 ProviderTask = dict[str, Any]
@@ -48,6 +52,10 @@ ProviderTask = dict[str, Any]
 
 def _forget(_task: ProviderTask) -> None:
     pass
+
+
+def _never() -> bool:
+    return False
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,13 @@ class EditRequest:
     # Called with a new task as soon as the provider has accepted it, before it is waited on;
     # it returns once the task is recorded.
     record_task: Callable[[ProviderTask], None] = _forget
+    # True once the edit has been cancelled: a provider that waits (polls) asks before each
+    # request it sends and then raises EditCancelled instead.
+    cancelled: Callable[[], bool] = _never
+
+    def stop_if_cancelled(self) -> None:
+        if self.cancelled():
+            raise EditCancelled("the edit was cancelled")
 
 
 @dataclass

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 
 from mizual.kit import imaging
-from mizual.providers.editing.base import EditingError, EditOutcome, EditRequest, ProviderTask
+from mizual.providers.editing.base import EditingError, EditOutcome, EditRequest
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ class FluxEditingProvider:
         data: bytes | None = None
         sample_url = ""
         try:
-            resumed = self._resume(request.task, deadline) if request.task else None
+            resumed = self._resume(request, deadline) if request.task else None
             if resumed is not None:
                 task_id, data = resumed
             else:
@@ -104,10 +104,11 @@ class FluxEditingProvider:
                 # Recorded before the wait: should this worker die now, the next attempt
                 # follows this task instead of paying for a second one.
                 request.record_task({"provider": self.name, "id": task_id, "url": polling_url})
-                sample_url = self._wait_until_ready(task_id, polling_url, deadline)
+                sample_url = self._wait_until_ready(request, task_id, polling_url, deadline)
         finally:
             self._slots.release()
         if data is None:
+            request.stop_if_cancelled()
             data = self._download(sample_url, deadline)
         try:
             image = imaging.load(data)
@@ -117,9 +118,10 @@ class FluxEditingProvider:
             ) from exc
         return EditOutcome(image=image, notes={"bfl_task_id": task_id})
 
-    def _resume(self, task: ProviderTask, deadline: float) -> tuple[str, bytes] | None:
+    def _resume(self, request: EditRequest, deadline: float) -> tuple[str, bytes] | None:
         """The result of a task an earlier attempt submitted, or None when BFL can no longer
         give it (the task or its result expired: only then is the edit submitted again)."""
+        task = request.task or {}
         task_id, polling_url = task.get("id"), task.get("url")
         if task.get("provider") != self.name or not isinstance(task_id, str):
             return None
@@ -127,7 +129,7 @@ class FluxEditingProvider:
             return None
         logger.info("BFL task %s: following it again (submitted by an earlier attempt)", task_id)
         try:
-            sample_url = self._wait_until_ready(task_id, polling_url, deadline)
+            sample_url = self._wait_until_ready(request, task_id, polling_url, deadline)
             return task_id, self._download(sample_url, deadline)
         except EditingError as exc:
             if exc.user_message not in (TASK_LOST, RESULT_GONE):
@@ -160,8 +162,12 @@ class FluxEditingProvider:
         logger.info("BFL task %s submitted (%s)", task_id, self.config.model)
         return task_id, polling_url
 
-    def _wait_until_ready(self, task_id: str, polling_url: str, deadline: float) -> str:
+    def _wait_until_ready(
+        self, request: EditRequest, task_id: str, polling_url: str, deadline: float
+    ) -> str:
         while True:
+            # Asked before every poll: once the edit is cancelled, BFL hears no more of it.
+            request.stop_if_cancelled()
             response = self._call("GET", polling_url, deadline=deadline)
             if response.status_code != 200:
                 raise self._refused(response, during="poll")

@@ -11,6 +11,8 @@ import time
 from mizual.kit import imaging
 from mizual.providers.editing.base import EditOutcome, EditRequest
 
+_CHECK_EVERY_SECONDS = 0.25
+
 
 class NoopEditingProvider:
     name = "noop"
@@ -19,8 +21,12 @@ class NoopEditingProvider:
         self.delay_seconds = delay_seconds
 
     def edit(self, request: EditRequest) -> EditOutcome:
-        if self.delay_seconds:
-            time.sleep(self.delay_seconds)
+        # Waited in short steps, asking whether the edit was cancelled, as a provider that
+        # polls asks before each poll.
+        deadline = time.monotonic() + self.delay_seconds
+        while (left := deadline - time.monotonic()) > 0:
+            request.stop_if_cancelled()
+            time.sleep(min(left, _CHECK_EVERY_SECONDS))
         return EditOutcome(image=imaging.load(request.image), notes={"noop": True})
 
     def close(self) -> None:
