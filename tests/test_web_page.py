@@ -635,3 +635,121 @@ def test_too_large_and_rate_limited_are_sentences_with_what_to_do(
     submit_button = page.locator("#submit-button")
     expect(submit_button).to_be_disabled()
     expect(submit_button).to_have_text(re.compile(r"Wait \d+ seconds"))
+
+
+# An edit that stays in ai_processing for half a minute: long enough to be cancelled.
+SLOW_EDITS = {"EDIT_PROVIDER": "noop", "NOOP_EDIT_DELAY_SECONDS": "30"}
+
+
+def stored_tokens(page: Page) -> dict[str, str]:
+    entries = page.evaluate("() => JSON.parse(localStorage.getItem('mizual.editTokens') ?? '[]')")
+    return dict(entries)
+
+
+def test_cancel_stops_an_edit_this_browser_submitted(
+    make_server: Callable[..., MizualServer],
+    open_page: Callable[[MizualServer], Page],
+) -> None:
+    slow = make_server(SLOW_EDITS)
+    page = open_page(slow)
+    page.set_viewport_size(PHONE)
+    choose(page, jpeg_bytes(), "gradient.jpg")
+    page.get_by_label("What should change?").fill("make it black and white")
+    page.get_by_role("button", name="Edit image").click()
+
+    cancel = page.get_by_role("button", name="Cancel edit")
+    expect(cancel).to_be_visible()
+    edit = edit_id(page)
+    assert status_of(slow, edit)["is_complete"] is False
+    assert edit in stored_tokens(page)
+    box = cancel.bounding_box()
+    assert box is not None
+    assert box["x"] >= 0
+    assert box["x"] + box["width"] <= PHONE["width"]
+    assert box["height"] >= 44  # a finger's size
+
+    # The token is kept with the browser: after a reload the edit can still be cancelled.
+    page.reload()
+    expect(cancel).to_be_visible()
+    assert edit_id(page) == edit
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web-page-cancel-phone.png"), full_page=True)
+
+    # From the keyboard.
+    cancel.focus()
+    page.keyboard.press("Enter")
+
+    message = page.locator("#progress-message")
+    expect(message).to_have_text(re.compile("cancelled"))
+    expect(cancel).to_be_hidden()
+    expect(page.locator("#progress-section")).to_have_class(re.compile(r"\bcancelled\b"))
+    expect(page.get_by_role("alert")).to_have_count(0)
+    expect_no_result(page)
+    expect(page.locator("#submit-button")).to_be_enabled()
+    view = status_of(slow, edit)
+    assert view["status"] == "cancelled"
+    assert view["edited_image_url"] is None
+    expect(message).to_have_text(view["message"])
+    assert edit not in stored_tokens(page)  # a finished edit's token can do nothing more
+
+    # The address keeps the cancelled edit: a reload shows it as it ended.
+    assert page.url == address(slow, edit)
+    page.reload()
+    expect(message).to_have_text(view["message"])
+    expect(cancel).to_be_hidden()
+    expect_no_result(page)
+
+
+def test_cancel_refused_because_the_edit_finished_meanwhile_is_a_sentence(
+    make_server: Callable[..., MizualServer],
+    open_page: Callable[[MizualServer], Page],
+) -> None:
+    slow = make_server(SLOW_EDITS)
+    page = open_page(slow)
+    choose(page, jpeg_bytes(), "gradient.jpg")
+    page.get_by_label("What should change?").fill("make it a bit brighter")
+    page.get_by_role("button", name="Edit image").click()
+    cancel = page.get_by_role("button", name="Cancel edit")
+    expect(cancel).to_be_visible()
+    edit = edit_id(page)
+    token = stored_tokens(page)[edit]
+
+    # Someone else (another tab, the CLI) cancels it just before this page's request arrives.
+    def cancelled_elsewhere_first(route: Route) -> None:
+        elsewhere = httpx.post(
+            f"{slow.url}/edit/{edit}/cancel",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        assert elsewhere.status_code == 200, elsewhere.text
+        route.continue_()
+
+    page.route(f"**/edit/{edit}/cancel", cancelled_elsewhere_first)
+    cancel.click()
+
+    refusal = page.locator("#cancel-error")
+    expect(refusal).to_have_attribute("role", "alert")
+    expect(refusal).to_have_text(
+        re.compile(r"^The edit could not be cancelled: Edit .* has already been cancelled")
+    )
+    # And the page still shows how the edit ended, from the event stream.
+    expect(page.locator("#progress-message")).to_have_text(re.compile("cancelled"))
+    expect(cancel).to_be_hidden()
+    expect_no_result(page)
+    assert status_of(slow, edit)["status"] == "cancelled"
+
+
+def test_the_browser_keeps_only_the_newest_edit_tokens(
+    server: MizualServer, open_page: Callable[[MizualServer], Page]
+) -> None:
+    page = open_page(server)
+    kept = page.evaluate(
+        """async () => {
+          const tokens = await import("/static/tokens.js");
+          for (let i = 0; i < 250; i += 1) tokens.rememberToken(`edit-${i}`, `token-${i}`);
+          tokens.forgetToken("edit-249");
+          return ["edit-49", "edit-50", "edit-248", "edit-249"].map(tokens.tokenFor);
+        }"""
+    )
+    assert kept == [None, "token-50", "token-248", None]
+    assert len(stored_tokens(page)) == 199

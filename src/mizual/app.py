@@ -26,6 +26,7 @@ from mizual.ratelimits import ResolvedRules
 from mizual.runtime import Role, build_runtime
 from mizual.serving import Drain
 from mizual.settings import ConfigurationError, Settings, load_settings
+from mizual.webhooks.sender import ROUND_SECONDS as WEBHOOK_ROUND_SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -57,11 +58,28 @@ def create_app(settings: Settings, *, role: Role = Role.EMBEDDED) -> FastAPI:
             runtime.edits.fail_stuck_edits,
             every_seconds=settings.sweep_interval_seconds,
         ).start()
+        # Idempotency keys older than 24 h: one indexed DELETE a round, in any process.
+        key_sweeper = Periodic(
+            "idempotency-key-sweep",
+            runtime.idempotency.sweep,
+            every_seconds=settings.sweep_interval_seconds,
+        ).start()
+        # Webhook retries and orphaned messages: each is claimed before it is sent.
+        webhook_round = (
+            Periodic(
+                "webhook-sender", runtime.webhooks.send_due, every_seconds=WEBHOOK_ROUND_SECONDS
+            ).start()
+            if runtime.webhooks is not None
+            else None
+        )
         drain.install()
         try:
             yield
         finally:
             drain.uninstall()
+            if webhook_round is not None:
+                webhook_round.stop()
+            key_sweeper.stop()
             sweeper.stop()
             reconciler.stop()
             await runtime.broadcast.stop()

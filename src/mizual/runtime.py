@@ -21,6 +21,8 @@ from mizual.edits.service import EditService
 from mizual.edits.status import EditStatusStore
 from mizual.feedback.repository import FeedbackRepository
 from mizual.feedback.service import FeedbackService
+from mizual.idempotency.repository import IdempotencyRepository
+from mizual.idempotency.service import IdempotencyService
 from mizual.kit.broadcast import Broadcast
 from mizual.kit.cache import Cache, MemoryCache
 from mizual.kit.db.engine import build_engine
@@ -30,6 +32,7 @@ from mizual.kit.queue.celery import CeleryQueue, build_celery
 from mizual.kit.queue.inprocess import InProcessQueue
 from mizual.kit.ratelimit import RateLimiter
 from mizual.kit.rediscache import RedisCache
+from mizual.kit.safehttp import safe_client
 from mizual.kit.storage.base import Storage
 from mizual.kit.storage.local import LocalStorage
 from mizual.kit.storage.s3 import S3Storage
@@ -39,6 +42,9 @@ from mizual.providers.editing.factory import build_editing_provider
 from mizual.providers.prompting.base import PromptEnhancer
 from mizual.providers.prompting.factory import build_prompt_enhancer
 from mizual.settings import Settings
+from mizual.webhooks.outbox import DeliveryWork, WebhookOutbox
+from mizual.webhooks.repository import WebhookRepository
+from mizual.webhooks.sender import WebhookSender
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +75,9 @@ class Runtime:
     edits: EditService
     feedback: FeedbackService
     events: EditEvents
+    idempotency: IdempotencyService
+    # None when WEBHOOK_SECRET is unset: then no edit has a webhook to send.
+    webhooks: WebhookSender | None = None
 
     async def close_loop_clients(self) -> None:
         """Close the connections opened on the event loop (cache and rate-limit reads); call on
@@ -77,6 +86,8 @@ class Runtime:
         await self.limiter.aclose()
 
     def close(self) -> None:
+        if self.webhooks is not None:
+            self.webhooks.close()
         if self.queue is not None:
             self.queue.close()
         self.pipeline.close()
@@ -103,12 +114,18 @@ def build_runtime(settings: Settings, *, role: Role) -> Runtime:
     )
     broadcast = Broadcast.from_url(settings.redis_url, prefix=f"{key_prefix}events:")
     repository = EditRepository(engine, timings)
+    webhook_repository, webhook_work = WebhookRepository(engine, timings), DeliveryWork()
+    outbox = WebhookOutbox(repository=webhook_repository, work=webhook_work)
     status = EditStatusStore(
         repository=repository,
         storage=storage,
         cache=cache,
         broadcast=broadcast,
         key_prefix=key_prefix,
+        listener=outbox.on_publish if settings.webhook_secret is not None else None,
+    )
+    webhooks = build_webhook_sender(
+        settings, repository=webhook_repository, work=webhook_work, status=status
     )
     editor, enhancer = build_editing_provider(settings), build_prompt_enhancer(settings)
     pipeline = Pipeline(
@@ -127,11 +144,37 @@ def build_runtime(settings: Settings, *, role: Role) -> Runtime:
     events = EditEvents(
         status=status, broadcast=broadcast, heartbeat_seconds=settings.events_heartbeat_seconds
     )
+    idempotency = IdempotencyService(repository=IdempotencyRepository(engine, timings))
     return Runtime(
         settings=settings, role=role, engine=engine, timings=timings, storage=storage, cache=cache,
         limiter=limiter, broadcast=broadcast, edit_status=status, editor=editor, enhancer=enhancer,
-        pipeline=pipeline, queue=queue, edits=edits, feedback=feedback, events=events
+        pipeline=pipeline, queue=queue, edits=edits, feedback=feedback, events=events,
+        idempotency=idempotency, webhooks=webhooks,
     )  # fmt: skip
+
+
+def build_webhook_sender(
+    settings: Settings,
+    *,
+    repository: WebhookRepository,
+    work: DeliveryWork,
+    status: EditStatusStore,
+) -> WebhookSender | None:
+    if settings.webhook_secret is None:
+        return None
+    client = safe_client(
+        allow_http=settings.webhook_allow_http,
+        allowed_hosts=settings.webhook_allowed_hosts,
+        timeout=settings.webhook_timeout_seconds,
+    )
+    return WebhookSender(
+        repository=repository,
+        work=work,
+        status=status,
+        client=client,
+        secret=settings.webhook_secret.get_secret_value(),
+        timeout_seconds=settings.webhook_timeout_seconds,
+    )
 
 
 def build_queue(settings: Settings, *, role: Role, pipeline: Pipeline) -> JobQueue | None:

@@ -21,6 +21,7 @@ from mizual.observability import multiprocess
 from mizual.observability.worker_server import serve_worker_metrics
 from mizual.runtime import Role, Runtime, build_runtime
 from mizual.settings import Settings, load_settings
+from mizual.webhooks.sender import ROUND_SECONDS as WEBHOOK_ROUND_SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +46,11 @@ def process_edit(edit_id: str) -> None:
 
 class Recovery:
     """The main process's recovery rounds: `EditService.reconcile` every
-    RECONCILE_INTERVAL_SECONDS and `fail_stuck_edits` every SWEEP_INTERVAL_SECONDS, with a
-    runtime of their own (an API's: they dispatch jobs). Each round is one conditional UPDATE,
-    so every worker and API process may run them at once.
+    RECONCILE_INTERVAL_SECONDS, and `fail_stuck_edits` and the sweep of expired idempotency keys
+    every SWEEP_INTERVAL_SECONDS, and the webhook round (messages due) every second, with a
+    runtime of their own (an API's: they dispatch jobs).
+    Each round is one conditional UPDATE or DELETE, so every worker and API process may run
+    them at once.
 
     The runtime is built in the rounds' thread, on the first round, after the pool has started:
     the pool processes forked at start-up inherit no connection of it. A pool process forked
@@ -75,12 +78,30 @@ class Recovery:
                 lambda: self._runtime().edits.fail_stuck_edits(),
                 every_seconds=self._settings.sweep_interval_seconds,
             ).start(),
+            Periodic(
+                "idempotency-key-sweep",
+                lambda: self._runtime().idempotency.sweep(),
+                every_seconds=self._settings.sweep_interval_seconds,
+            ).start(),
         ]
+        if self._settings.webhook_secret is not None:
+            self._rounds.append(
+                Periodic(
+                    "webhook-sender",
+                    self._send_due_webhooks,
+                    every_seconds=WEBHOOK_ROUND_SECONDS,
+                ).start()
+            )
         logger.info(
             "edit recovery: reconciling every %ss, sweeping every %ss",
             self._settings.reconcile_interval_seconds,
             self._settings.sweep_interval_seconds,
         )
+
+    def _send_due_webhooks(self) -> None:
+        sender = self._runtime().webhooks
+        if sender is not None:
+            sender.send_due()
 
     def _runtime(self) -> Runtime:
         with self._lock:

@@ -36,6 +36,7 @@ HELP_NAMES = {
     ("doctor",): ["--api", "URL", "DATABASE_URL", "CELERY_BROKER_URL", "DATA_DIR", "/version"],
     ("edit",): ["[env var: MIZUAL_SERVER]", "--parent", "UUID", "--no-wait", "<edit id>.jpg"],
     ("status",): ["[env var: MIZUAL_SERVER]", "--no-wait", "--json"],
+    ("cancel",): ["[env var: MIZUAL_SERVER]", "--token", "TOKEN", "MIZUAL_STATE_DIR", "--json"],
     ("chain",): ["[env var: MIZUAL_SERVER]", "--no-wait", "--json"],
     ("providers", "check"): ["BFL_API_KEY", "GEMINI_API_KEY", "LLM_API_KEY"],
 }
@@ -60,6 +61,7 @@ def test_edit_help_states_the_chain_rule_and_the_wait() -> None:
     text = " ".join(mizual("edit", "--help", env=PLAIN).stdout.replace("│", " ").split())
     assert "it is the parent's result that is edited all the same (PHOTO is not uploaded" in text
     assert "for at most 5 minutes in all; a longer wait (a daily limit) fails at once" in text
+    assert "Ctrl-C while the edit is unfinished asks whether to cancel it on the server" in text
 
 
 def test_version() -> None:

@@ -13,6 +13,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -306,3 +307,44 @@ def test_a_cancelled_pending_edit_never_starts(
     rating = flux_client.post("/feedback/", json={"edit_uuid": waiting["edit_id"], "rating": 1})
     assert_error(rating, 400, "not_ready", "it was cancelled")
     assert cancel(flux_client, probe["edit_id"], probe["edit_token"]).status_code == 200
+
+
+def test_parallel_cancels_across_api_processes_cancel_once(
+    flux_client: httpx.Client,
+    flux_stack: Stack,
+    fake_bfl: FakeServer,
+    tmp_path: Path,
+) -> None:
+    """Eight cancels of one processing edit at once, through two API processes where the stack
+    has several (distributed): one 200, seven 409, and the edit cancelled once."""
+    body = submitted(flux_client, f"make it sepia {uuid.uuid4().hex[:8]}")
+    wait_until_polled(flux_client, flux_stack, fake_bfl, body["edit_id"], polls=1)
+    urls = [flux_stack.api.url]
+    second: MizualServer | None = None
+    if flux_stack.mode == "distributed":
+        second = MizualServer(tmp_path / "api2", flux_stack.env, command="api").start()
+        urls.append(second.url)
+    try:
+        address = flux_client.headers["X-Forwarded-For"]
+
+        def cancel_through(url: str) -> httpx.Response:
+            with httpx.Client(
+                base_url=url, timeout=30, headers={"X-Forwarded-For": address}
+            ) as http:
+                return cancel(http, body["edit_id"], body["edit_token"])
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(pool.map(cancel_through, [urls[n % len(urls)] for n in range(8)]))
+    finally:
+        if second is not None:
+            second.stop()
+    codes = sorted(answer.status_code for answer in answers)
+    assert codes == [200] + [409] * 7, [answer.text for answer in answers]
+    for answer in answers:
+        if answer.status_code == 409:
+            assert "already been cancelled" in answer.json()["detail"]
+    row = flux_stack.rows(
+        "SELECT status FROM edits WHERE uuid = ?", _db_uuid(flux_stack, body["edit_id"])
+    )[0]
+    assert row["status"] == "cancelled"
+    assert_cancelled(flux_client.get(f"/edit/{body['edit_id']}").json())

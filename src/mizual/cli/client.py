@@ -53,6 +53,13 @@ class _StreamUnavailable(Exception):
     """The event stream cannot be used (an older server, a proxy, a 429): poll instead."""
 
 
+@dataclass(frozen=True)
+class Submission:
+    edit_id: str
+    # The submitter's secret for cancelling the edit; None from a server older than cancels.
+    edit_token: str | None
+
+
 @dataclass
 class Event:
     kind: str
@@ -197,7 +204,7 @@ class MizualClient:
 
     # Requests -------------------------------------------------------------------------------
 
-    def submit(self, image: bytes | None, prompt: str, *, parent: str | None = None) -> str:
+    def submit(self, image: bytes | None, prompt: str, *, parent: str | None = None) -> Submission:
         """Without an image, the parent's result is edited (a chain's next step)."""
         body: dict[str, Any] = {"prompt": prompt}
         if image is not None:
@@ -205,10 +212,17 @@ class MizualClient:
         if parent is not None:
             body["parent_edit_uuid"] = parent
         answer = self._json("POST", "/edit-image/", json=body)
-        return str(answer["edit_id"])
+        token = answer.get("edit_token")
+        return Submission(str(answer["edit_id"]), token if isinstance(token, str) else None)
 
     def status(self, edit_id: str) -> dict[str, Any]:
         return self._json("GET", f"/edit/{edit_id}")
+
+    def cancel(self, edit_id: str, *, token: str) -> dict[str, Any]:
+        """The cancelled edit's status; a refusal (finished already, wrong token) is a
+        ClientError with the server's detail."""
+        headers = {"Authorization": f"Bearer {token}"}
+        return self._json("POST", f"/edit/{edit_id}/cancel", headers=headers)
 
     def chain(self, edit_id: str) -> dict[str, Any]:
         return self._json("GET", f"/chain/{edit_id}")

@@ -1,4 +1,4 @@
-"""The commands that are a client of a running server: edit, status and chain."""
+"""The commands that are a client of a running server: edit, status, cancel and chain."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from mizual.cli import cancelling
 from mizual.cli.client import (
     DEFAULT_SERVER,
     MAX_RATE_LIMIT_WAIT_SECONDS,
@@ -76,7 +77,12 @@ uploaded, and a line says so); the result is then saved as PHOTO.edited.jpg.
 
 When the server says too many requests (429), mizual waits as long as its Retry-After asks and
 tries again, for at most {_WAIT_MINUTES} minutes in all; a longer wait (a daily limit) fails at
-once with the server's message, as does any 429 with --no-wait."""
+once with the server's message, as does any 429 with --no-wait.
+
+Ctrl-C while the edit is unfinished asks whether to cancel it on the server too (y cancels it;
+anything else, or a second Ctrl-C, leaves it running); when input is not a terminal it is left
+running without a question. Either way mizual says how to follow it (`mizual status UUID`) or
+cancel it later (`mizual cancel UUID`), and exits with status 130."""
 )
 
 
@@ -125,14 +131,17 @@ def edit(
     with _client_errors(), _client(server, no_wait=no_wait) as client:
         # A chain step continues from the parent's result, whatever PHOTO is.
         image = read_photo(photo) if parent is None and photo is not None else None
-        edit_id = client.submit(image, prompt, parent=parent)
+        submission = client.submit(image, prompt, parent=parent)
+        edit_id = submission.edit_id
+        cancelling.keep_token(server=server, submission=submission)
         try:
             view = _follow(client, edit_id, parent=parent, photo=photo)
         except KeyboardInterrupt:
-            typer.echo(f"mizual: stopped following; see: mizual status {edit_id}", err=True)
-            raise typer.Exit(130) from None
+            cancelling.after_interrupt(server=server, no_wait=no_wait, submission=submission)
         if view.get("is_error"):  # whatever is_complete says: a failed edit is complete too
             raise ClientError(f"the edit failed: {view.get('message')}")
+        if view.get("status") == "cancelled":  # from elsewhere: the web page, another terminal
+            raise ClientError(f"edit {edit_id} was cancelled: {view.get('message')}")
         url = view.get("edited_image_url")
         if not isinstance(url, str):
             raise ClientError(f"edit {edit_id} finished without a result")
@@ -196,6 +205,47 @@ def status(
 
     with _client_errors(), _client(server, no_wait=no_wait) as client:
         view = client.status(edit_id)
+    typer.echo(json.dumps(view, indent=2) if as_json else describe_status(view))
+
+
+_CANCEL_HELP = help_text(
+    """Cancel an edit that is pending or processing, and show how it ended.
+
+A pending edit never starts; a processing one stops at its next stage, and no result is kept.
+An edit that has finished already cannot be cancelled: that refusal, as any other, is one line
+with the server's reason, and exit status 1.
+
+Only the edit's submitter may cancel it, with the edit_token its submission answered, or the
+server's ADMIN_TOKEN. `mizual edit` keeps the token of each edit it submits (it prints it only
+when it cannot keep it), for the last 1000 edits, with the server's address, in edit-tokens.json in
+$XDG_STATE_HOME/mizual (~/.local/state/mizual; $MIZUAL_STATE_DIR instead, if set), readable by
+you alone: for those, UUID is enough. For an edit submitted another way (the web page, curl,
+another account or machine), pass its edit_token with --token."""
+)
+
+
+@client_commands.command(cls=Command, help=_CANCEL_HELP)
+def cancel(
+    edit_id: Annotated[str, typer.Argument(metavar="UUID", help="The edit's id")],
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            metavar="TOKEN",
+            help="The edit's edit_token, or the server's ADMIN_TOKEN (default: the token "
+            "`mizual edit` kept for this edit)",
+            show_default=False,
+        ),
+    ] = None,
+    server: ServerOption = DEFAULT_SERVER,
+    as_json: JsonOption = False,
+    no_wait: NoWaitOption = False,
+) -> None:
+    from mizual.cli.rendering import describe_status
+
+    with _client_errors(), _client(server, no_wait=no_wait) as client:
+        secret = cancelling.token_for(server=server, edit_id=edit_id, given=token)
+        view = client.cancel(edit_id, token=secret)
     typer.echo(json.dumps(view, indent=2) if as_json else describe_status(view))
 
 

@@ -1,4 +1,5 @@
-"""What `mizual edit`, `status` and `chain` print: a progress bar, and readable summaries."""
+"""What `mizual edit`, `status`, `cancel` and `chain` print: a progress bar, and readable
+summaries."""
 
 from __future__ import annotations
 
@@ -96,6 +97,8 @@ def _headline(view: dict[str, Any]) -> str:
     percent = view.get("progress_percent")
     if view.get("is_error"):
         return f"failed at {view.get('error_stage') or 'an unknown stage'}"
+    if state == "cancelled":  # complete too (processing is over), but without a result
+        return "cancelled"
     if view.get("is_complete"):
         return f"completed ({percent}%)"
     stage = view.get("processing_stage")

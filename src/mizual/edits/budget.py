@@ -12,6 +12,10 @@ RATE_LIMIT_INVALID_EDITS_PER_MINUTE. A client with nothing left under any of the
 refused with 429 before its body is read, so a flood of either kind costs one check per request.
 The invalid-request budget is a bound, not an exact count: requests checked at the same moment
 are all let in, so a client may get as many extra refusals as it has requests in flight.
+
+A request whose `Idempotency-Key` already has an answer (or a request running) is a replay: it
+skips the early check, and `IdempotentRoute` answers it before the endpoint runs, so a replay
+spends nothing and is answered even once the budgets are spent (`mizual.idempotency`).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from starlette.exceptions import HTTPException
 
 from mizual.deps import client_ip, get_runtime, rules_of
 from mizual.errors import MizualError, RateLimited
+from mizual.idempotency.route import IdempotentRoute, may_replay
 from mizual.kit.jsonbody import JsonBodyRoute
 from mizual.kit.ratelimit import RateLimiter, Rule
 from mizual.ratelimits import RULES, ResolvedRules
@@ -89,17 +94,22 @@ def is_refusal(exc: BaseException) -> bool:
     return False
 
 
-class SubmissionRoute(JsonBodyRoute):
+class SubmissionRoute(JsonBodyRoute, IdempotentRoute):
     """A submission route: refused before its body is read when a budget is spent, and every
-    refusal counted (see the module's text)."""
+    refusal counted (see the module's text); its answer's `edit_token` is kept for replays only
+    sealed with the Idempotency-Key."""
+
+    secret_fields = ("edit_token",)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
+        handler = super().get_route_handler()  # reads the body, then IdempotentRoute's step
+        route = self.path
 
         async def budgeted(request: Request) -> Response:
             budget = SubmissionBudget.of(request)
-            await run_in_threadpool(budget.ensure_some_left)
             try:
+                if not await may_replay(request, route=route):
+                    await run_in_threadpool(budget.ensure_some_left)
                 return await handler(request)
             except Exception as exc:
                 if is_refusal(exc):

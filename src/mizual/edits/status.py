@@ -20,6 +20,7 @@ chain grows.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -41,6 +42,8 @@ CHANGING_SECONDS = 10
 _CHANGING = "changing"
 
 View = dict[str, Any]
+# Told of every published state of an edit that has a webhook_url (the webhooks outbox).
+PublishListener = Callable[[EditRecord, View], None]
 
 
 class EditStatusStore:
@@ -52,12 +55,14 @@ class EditStatusStore:
         cache: Cache,
         broadcast: Broadcast,
         key_prefix: str,
+        listener: PublishListener | None = None,
     ) -> None:
         self.repository = repository
         self.storage = storage
         self.cache = cache
         self.broadcast = broadcast
         self._prefix = key_prefix
+        self._listener = listener
 
     # Reading -----------------------------------------------------------------------------------
 
@@ -146,6 +151,12 @@ class EditStatusStore:
         (the same view, after the cache has it). Called after every change."""
         view = self._cache_view(record, fill=False)
         self.broadcast.publish(str(record.uuid), view)
+        # Only edits with a webhook_url cost the listener anything; it never fails the change.
+        if self._listener is not None and record.webhook_url is not None:
+            try:
+                self._listener(record, view)
+            except Exception:
+                logger.exception("the publish listener failed for edit %s", record.uuid)
         return view
 
     def chain_grows(self, parent_uuid: UUID) -> None:

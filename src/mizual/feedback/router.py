@@ -8,15 +8,25 @@ from mizual.deps import ClientIp, FeedbackDep, rate_limit
 from mizual.errors import Conflict, InvalidInput, NotFound, NotReady, RateLimited
 from mizual.errors.openapi import JSON_BODY_ERRORS, error_responses
 from mizual.feedback.schemas import FeedbackCreate, FeedbackResponse, FeedbackView
+from mizual.idempotency.route import IdempotentRoute
 from mizual.kit.jsonbody import JsonBodyRoute
 from mizual.ratelimits import RULES
 
 router = APIRouter(tags=["feedback"], route_class=JsonBodyRoute)
 
+
+class FeedbackSubmissionRoute(JsonBodyRoute, IdempotentRoute):
+    """Strict JSON, then the Idempotency-Key step, then the endpoint and its rate limit (so a
+    replay spends none of it)."""
+
+
+# A router of its own for its route class; no tags of its own (see edits.router.submissions).
+submissions = APIRouter(route_class=FeedbackSubmissionRoute)
+
 THANKS = "Thank you for your feedback!"
 
 
-@router.post(
+@submissions.post(
     "/feedback/",
     response_model=FeedbackResponse,
     dependencies=[rate_limit(RULES.feedback)],
@@ -41,6 +51,9 @@ def submit_feedback(
         feedback_text=record.feedback_text,
         created_at=record.created_at,
     )
+
+
+router.include_router(submissions)
 
 
 @router.get(

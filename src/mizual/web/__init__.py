@@ -1,9 +1,10 @@
 """The web page at `/`: plain HTML, CSS and ES modules from `static/`, no build step.
 
 The page talks to the same API as any other client (`POST /edit-image/`, the event stream or
-polling of `GET /edit/{uuid}`, `GET /chain/{uuid}`, `POST /feedback/`); it is served by the API
-so that it is same-origin and needs no CORS settings. Its address names the edit it shows
-(`/?edit=<uuid>`), so a reload or a shared link shows that edit again.
+polling of `GET /edit/{uuid}`, `POST /edit/{uuid}/cancel` with the edit tokens it keeps in
+localStorage, `GET /chain/{uuid}`, `POST /feedback/`); it is served by the API so that it is
+same-origin and needs no CORS settings. Its address names the edit it shows (`/?edit=<uuid>`),
+so a reload or a shared link shows that edit again.
 """
 
 from __future__ import annotations

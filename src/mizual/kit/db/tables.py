@@ -174,7 +174,8 @@ webhook_deliveries = Table(
 
 # Migration 0005: the Idempotency-Key of a submission (`POST /edit-image/`, `/feedback/`), per
 # client address and route, with the answer it got, for 24 hours. Only hashes of the key and of
-# the request are kept.
+# the request are kept. `claim` names the request that holds the row: only it may complete or
+# release it, so a request whose stale claim was taken over cannot overwrite its successor's.
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,
@@ -184,6 +185,7 @@ idempotency_keys = Table(
     Column("key_hash", String(64), nullable=False),
     Column("request_hash", String(64), nullable=False),
     Column("state", String(20), nullable=False),
+    Column("claim", String(32), nullable=False),
     Column("status_code", Integer),
     Column("response", JsonColumn),
     Column("created_at", UTCDateTime, nullable=False, default=utcnow),

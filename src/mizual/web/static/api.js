@@ -89,7 +89,8 @@ function postJson(path, body) {
   });
 }
 
-/** POST /edit-image/ → {edit_id, polling_url}. `image` is a data URL, or omitted with a parent. */
+/** POST /edit-image/ → {edit_id, polling_url, edit_token}. `image` is a data URL, or omitted
+ * with a parent. */
 export function submitEdit({ prompt, image, parentEditUuid }) {
   const body = { prompt };
   if (image) body.image = image;
@@ -109,6 +110,14 @@ export function sendFeedback({ editUuid, rating, text }) {
   return postJson("/feedback/", { edit_uuid: editUuid, rating, feedback_text: text || null });
 }
 
+/** POST /edit/{uuid}/cancel with the edit's token → the cancelled edit's status view. */
+export function cancelEdit(editId, token) {
+  return request(`/edit/${encodeURIComponent(editId)}/cancel`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${token}` },
+  });
+}
+
 export function eventsUrl(editId) {
   return `/edit/${encodeURIComponent(editId)}/events`;
 }
@@ -121,6 +130,9 @@ export const isFinished = (view) => Boolean(view.is_complete || view.is_error);
 export const hasSucceeded = (view) => view.status === "completed" && !view.is_error;
 
 export const hasFailed = (view) => Boolean(view.is_error) || view.status === "failed";
+
+/** Stopped on request: complete, not an error, and without a result. */
+export const wasCancelled = (view) => view.status === "cancelled";
 
 /** The one spelling of an edit id the server accepts (8-4-4-4-12 hexadecimal digits). */
 export const EDIT_ID = /^[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}$/i;

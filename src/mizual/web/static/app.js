@@ -1,9 +1,11 @@
-// The Mizual web page: choose or drop an image, say what to change, follow the edit, compare,
-// download, chain further edits and rate them. Plain DOM, no framework, no build step.
+// The Mizual web page: choose or drop an image, say what to change, follow the edit (or cancel
+// it), compare, download, chain further edits and rate them. Plain DOM, no framework, no build
+// step.
 // The address names the edit shown (/?edit=<uuid>), so a reload or a shared link shows it again.
 
 import {
   EDIT_ID,
+  cancelEdit,
   describeBytes,
   describeWait,
   editChain,
@@ -14,7 +16,9 @@ import {
   isFinished,
   sendFeedback,
   submitEdit,
+  wasCancelled,
 } from "./api.js";
+import { forgetToken, rememberToken, tokenFor } from "./tokens.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -35,10 +39,14 @@ const els = {
   formError: $("form-error"),
   submit: $("submit-button"),
   progressSection: $("progress-section"),
+  progressTitle: $("progress-title"),
   progressBar: $("progress-bar"),
   progressMessage: $("progress-message"),
   progressPercent: $("progress-percent"),
   editError: $("edit-error"),
+  cancelActions: $("cancel-actions"),
+  cancelButton: $("cancel-button"),
+  cancelError: $("cancel-error"),
   resultSection: $("result-section"),
   resultTitle: $("result-title"),
   resultPrompt: $("result-prompt"),
@@ -64,6 +72,7 @@ const els = {
 };
 
 const SUBMIT_LABEL = els.submit.textContent;
+const CANCEL_LABEL = els.cancelButton.textContent;
 const maxUploadBytes = parseInt(
   document.querySelector('meta[name="mizual-max-upload-bytes"]')?.content ?? "",
   10,
@@ -75,6 +84,7 @@ const state = {
   parent: null, // the edit whose result the next edit starts from (its status view)
   shown: null, // the edit shown in the result section (its status view)
   current: null, // the uuid of the edit the page is about, as in its address
+  following: null, // the uuid of the edit being followed to its end, if any
   stopFollowing: null,
   busy: false,
   waitTimer: 0,
@@ -87,6 +97,11 @@ const state = {
 function showFormError(message) {
   els.formError.textContent = message;
   els.formError.hidden = !message;
+}
+
+function showCancelError(message) {
+  els.cancelError.textContent = message;
+  els.cancelError.hidden = !message;
 }
 
 function showPageNotice(message) {
@@ -298,7 +313,9 @@ els.form.addEventListener("submit", async (event) => {
   }
 
   state.stopFollowing?.();
+  state.following = null;
   showPageNotice("");
+  showCancelError("");
   setBusy(true);
   showProgress({
     progress_percent: 0,
@@ -310,6 +327,7 @@ els.form.addEventListener("submit", async (event) => {
   try {
     const image = parent ? undefined : await readAsDataUrl(state.file);
     const created = await submitEdit({ prompt, image, parentEditUuid: parent?.uuid });
+    rememberToken(created.edit_id, created.edit_token);
     follow(created.edit_id);
   } catch (error) {
     setBusy(false);
@@ -321,44 +339,75 @@ els.form.addEventListener("submit", async (event) => {
 
 function showProgress(view) {
   const failed = hasFailed(view);
+  const cancelled = wasCancelled(view);
   els.progressSection.hidden = false;
   els.progressSection.classList.toggle("failed", failed);
+  els.progressSection.classList.toggle("cancelled", cancelled);
   els.progressSection.dataset.stage = view.processing_stage ?? "";
-  els.progressBar.value = view.progress_percent ?? 0;
-  els.progressPercent.textContent = `${view.progress_percent ?? 0}%`;
+  // A cancelled edit's bar stays where it stopped (the server says 100%: processing is over).
+  if (!cancelled) els.progressBar.value = view.progress_percent ?? 0;
+  els.progressPercent.textContent = cancelled ? "" : `${view.progress_percent ?? 0}%`;
   // A failure's message is a paragraph; it goes to the alert below, the status line stays short.
   els.progressMessage.textContent = failed ? "The edit stopped." : view.message;
   els.editError.textContent = failed ? `The edit failed: ${view.message}` : "";
   els.editError.hidden = !failed;
+  offerCancel(view);
 }
+
+/** "Cancel edit" while the edit shown is unfinished and this browser submitted it (it holds
+ * its token); a finished edit's token can do nothing more, so it is dropped. */
+function offerCancel(view) {
+  if (view.uuid && isFinished(view)) forgetToken(view.uuid);
+  const offered = Boolean(view.uuid) && !isFinished(view) && tokenFor(view.uuid) !== null;
+  els.cancelActions.hidden = !offered;
+}
+
+els.cancelButton.addEventListener("click", async () => {
+  const editId = els.progressSection.dataset.edit;
+  const token = editId ? tokenFor(editId) : null;
+  if (!token || els.cancelButton.disabled) return;
+  showCancelError("");
+  els.cancelButton.disabled = true;
+  els.cancelButton.textContent = "Cancelling…";
+  try {
+    const view = await cancelEdit(editId, token);
+    // The event stream may have brought the cancelled state first: then it is shown already.
+    if (state.following === editId && isFinished(view)) {
+      state.stopFollowing?.();
+      showProgress(view);
+      finish(view);
+    }
+    // The button is gone: keep the keyboard's place in the same section.
+    els.progressTitle.focus();
+  } catch (error) {
+    // 409: it finished meanwhile, and the event stream is about to show how.
+    if (els.progressSection.dataset.edit === editId) {
+      showCancelError(`The edit could not be cancelled: ${error.message}`);
+    }
+    if (error.status === 401 || error.status === 403) {
+      forgetToken(editId);
+      els.cancelActions.hidden = true;
+    }
+  } finally {
+    els.cancelButton.disabled = false;
+    els.cancelButton.textContent = CANCEL_LABEL;
+  }
+});
 
 /** Follows an edit to its end. `resume`: the page was opened on it, so once its chain is
  * known the form goes on as before the reload. */
 function follow(editId, { resume = false } = {}) {
   els.progressSection.dataset.edit = editId;
+  showCancelError("");
   setCurrent(editId);
+  state.following = editId;
   state.stopFollowing = followEdit(editId, {
     onTransport: (name) => {
       els.progressSection.dataset.transport = name;
     },
     onStatus: (view) => {
       showProgress(view);
-      if (!isFinished(view)) return;
-      setBusy(false);
-      // The person may have chosen another step meanwhile; the newest edit is shown now.
-      setCurrent(view.uuid);
-      if (hasSucceeded(view)) {
-        showResult(view);
-        // Within a chain, the next edit goes on from the newest result.
-        if (state.parent) continueFrom(view, { fresh: false });
-      } else {
-        hideResult();
-        els.editError.scrollIntoView({ block: "nearest" });
-      }
-      // A lone failed edit has no chain worth a request.
-      if (hasSucceeded(view) || view.parent_edit_uuid) {
-        loadChain(view.uuid).then((chain) => chain && resume && resumeChain(chain));
-      }
+      if (isFinished(view)) finish(view, { resume });
     },
     onTrouble: (message, { fatal = false } = {}) => {
       if (fatal) {
@@ -371,6 +420,27 @@ function follow(editId, { resume = false } = {}) {
   });
 }
 
+/** The edit followed has completed, failed or been cancelled. */
+function finish(view, { resume = false } = {}) {
+  state.following = null;
+  setBusy(false);
+  // The person may have chosen another step meanwhile; the newest edit is shown now.
+  setCurrent(view.uuid);
+  if (hasSucceeded(view)) {
+    showResult(view);
+    // Within a chain, the next edit goes on from the newest result.
+    if (state.parent) continueFrom(view, { fresh: false });
+  } else {
+    // Nothing to compare, download, continue from or rate.
+    hideResult();
+    (wasCancelled(view) ? els.progressSection : els.editError).scrollIntoView({ block: "nearest" });
+  }
+  // A lone failed or cancelled edit has no chain worth a request.
+  if (hasSucceeded(view) || view.parent_edit_uuid) {
+    loadChain(view.uuid).then((chain) => chain && resume && resumeChain(chain));
+  }
+}
+
 // ---------------------------------------------------------------- the result
 
 function extensionOf(url) {
@@ -378,7 +448,8 @@ function extensionOf(url) {
   return match ? match[1].toLowerCase() : "jpg";
 }
 
-/** A failed edit has no result: nothing to compare, download, continue from or rate. */
+/** A failed or cancelled edit has no result: nothing to compare, download, continue from or
+ * rate. */
 function hideResult() {
   state.shown = null;
   els.resultSection.hidden = true;
@@ -388,6 +459,7 @@ function hideResult() {
  * state in the progress section, and its result if it has one. */
 function showEdit(view) {
   els.progressSection.dataset.edit = view.uuid;
+  showCancelError("");
   showProgress(view);
   if (hasSucceeded(view)) showResult(view);
   else hideResult();
@@ -509,15 +581,16 @@ function renderChain() {
     button.className = "thumb";
     button.dataset.uuid = view.uuid;
     button.dataset.status = view.status;
-    const failed = hasFailed(view) ? " (failed)" : "";
-    button.setAttribute("aria-label", `Step ${view.chain_position}: ${view.prompt}${failed}`);
-    button.title = `${view.prompt}${failed}`;
+    // A step without a result says why.
+    const stopped = (hasFailed(view) && " (failed)") || (wasCancelled(view) && " (cancelled)") || "";
+    button.setAttribute("aria-label", `Step ${view.chain_position}: ${view.prompt}${stopped}`);
+    button.title = `${view.prompt}${stopped}`;
     const img = document.createElement("img");
     img.alt = "";
     img.loading = "lazy";
     img.src = view.edited_image_url ?? view.original_image_url;
     const label = document.createElement("span");
-    label.textContent = `${view.chain_position}${failed ? " ✕" : ""}`;
+    label.textContent = `${view.chain_position}${stopped ? " ✕" : ""}`;
     label.setAttribute("aria-hidden", "true");
     button.append(img, label);
     button.addEventListener("click", () => chooseStep(view));

@@ -59,6 +59,7 @@ def upgrade() -> None:
         sa.Column("key_hash", sa.String(64), nullable=False),
         sa.Column("request_hash", sa.String(64), nullable=False),
         sa.Column("state", sa.String(20), nullable=False),
+        sa.Column("claim", sa.String(32), nullable=False),
         sa.Column("status_code", sa.Integer),
         sa.Column("response", JsonColumn),
         sa.Column("created_at", UTCDateTime, nullable=False),

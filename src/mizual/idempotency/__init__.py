@@ -1,0 +1,1 @@
+"""Idempotent submits: the `Idempotency-Key` header of `POST /edit-image/` and `/feedback/`."""
