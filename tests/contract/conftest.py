@@ -16,6 +16,7 @@ import itertools
 import sqlite3
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,18 +84,22 @@ def embedded_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     api.stop()
 
 
-@pytest.fixture(scope="session")
-def distributed_stack(
-    tmp_path_factory: pytest.TempPathFactory,
+@contextmanager
+def running_distributed_stack(
+    folder: Path,
+    *,
     postgres_url: str,
-    redis_server_url: str,
+    redis_url: str,
     s3_server: S3Server,
+    env: dict[str, str],
+    workers: int,
 ) -> Iterator[Stack]:
-    folder: Path = tmp_path_factory.mktemp("contract-distributed")
-    schema = f"contract_{uuid.uuid4().hex[:12]}"
-    bucket = f"contract-{uuid.uuid4().hex[:12]}"
+    """`mizual api` and `workers` Celery workers on a schema, a bucket and a Redis database of
+    their own (`redis_url`, emptied before and after), with `env` over the distributed
+    settings; all removed afterwards."""
+    schema = f"{folder.name.replace('-', '_')[:20]}_{uuid.uuid4().hex[:12]}"
+    bucket = f"stack-{uuid.uuid4().hex[:12]}"
     s3_server.create_bucket(bucket)
-    redis_url = f"{redis_server_url}/{CONTRACT_REDIS_DB}"
     import redis
 
     redis.Redis.from_url(redis_url).flushdb()
@@ -102,15 +107,17 @@ def distributed_stack(
         **distributed_env(
             database_url=postgres_url, schema=schema, redis_url=redis_url, s3=s3_server.env(bucket)
         ),
-        **STACK_ENV,
+        **env,
     }
     migrate(env)
     api = MizualServer(folder / "api", env, command="api").start()
     stack = Stack("distributed", api, env)
     try:
-        stack.workers = [WorkerProcess(folder / f"worker{n}", env).start() for n in (1, 2)]
+        stack.workers = [
+            WorkerProcess(folder / f"worker{n}", env).start() for n in range(1, workers + 1)
+        ]
         with stack.client() as client:
-            wait_for_workers(client, 2)
+            wait_for_workers(client, workers)
         yield stack
     finally:
         for worker in stack.workers:
@@ -119,6 +126,24 @@ def distributed_stack(
         with psycopg.connect(postgres_url, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         redis.Redis.from_url(redis_url).flushdb()
+
+
+@pytest.fixture(scope="session")
+def distributed_stack(
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_url: str,
+    redis_server_url: str,
+    s3_server: S3Server,
+) -> Iterator[Stack]:
+    with running_distributed_stack(
+        tmp_path_factory.mktemp("contract-distributed"),
+        postgres_url=postgres_url,
+        redis_url=f"{redis_server_url}/{CONTRACT_REDIS_DB}",
+        s3_server=s3_server,
+        env=STACK_ENV,
+        workers=2,
+    ) as stack:
+        yield stack
 
 
 @pytest.fixture(params=["embedded", "distributed"])

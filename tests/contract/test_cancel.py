@@ -18,26 +18,20 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 
 from tests.conftest import FLUX_STACK_REDIS_DB
-from tests.contract.conftest import ADMIN_TOKEN, STACK_ENV, Stack
+from tests.contract.conftest import ADMIN_TOKEN, STACK_ENV, Stack, running_distributed_stack
 from tests.fakes.bfl import create_app as create_fake_bfl
 from tests.fakes.runner import FakeServer
 from tests.observability.test_metrics import Scrape
 from tests.support import (
     MizualServer,
-    S3Server,
-    WorkerProcess,
     assert_error,
-    distributed_env,
     jpeg_bytes,
-    migrate,
     read_events,
     submit,
     wait_for,
-    wait_for_workers,
 )
 
 
@@ -143,36 +137,15 @@ def flux_stack(
         yield Stack("embedded", api, api.env)
         api.stop()
         return
-    postgres_url: str = request.getfixturevalue("postgres_url")
-    redis_server_url: str = request.getfixturevalue("redis_server_url")
-    s3_server: S3Server = request.getfixturevalue("s3_server")
-    schema, bucket = f"cancel_{uuid.uuid4().hex[:12]}", f"cancel-{uuid.uuid4().hex[:12]}"
-    s3_server.create_bucket(bucket)
-    redis_url = f"{redis_server_url}/{FLUX_STACK_REDIS_DB}"
-    import redis
-
-    redis.Redis.from_url(redis_url).flushdb()
-    env = {
-        **distributed_env(
-            database_url=postgres_url, schema=schema, redis_url=redis_url, s3=s3_server.env(bucket)
-        ),
-        **env,
-    }
-    migrate(env)
-    api = MizualServer(folder / "api", env, command="api").start()
-    stack = Stack("distributed", api, env)
-    try:
-        stack.workers = [WorkerProcess(folder / "worker", env).start()]
-        with stack.client() as client:
-            wait_for_workers(client, 1)
+    with running_distributed_stack(
+        folder,
+        postgres_url=request.getfixturevalue("postgres_url"),
+        redis_url=f"{request.getfixturevalue('redis_server_url')}/{FLUX_STACK_REDIS_DB}",
+        s3_server=request.getfixturevalue("s3_server"),
+        env=env,
+        workers=1,
+    ) as stack:
         yield stack
-    finally:
-        for worker in stack.workers:
-            worker.stop()
-        api.stop()
-        with psycopg.connect(postgres_url, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        redis.Redis.from_url(redis_url).flushdb()
 
 
 @pytest.fixture
