@@ -140,7 +140,12 @@ class WebhookSender:
             key=self._key, message_id=row.message_id, timestamp=int(time.time()), body=row.body
         )
         try:
-            response = self.client.post(row.url, content=row.body.encode(), headers=headers)
+            # Streamed and never read: only the status and headers matter, and a receiver's
+            # body (however large) stays on the wire.
+            with self.client.stream(
+                "POST", row.url, content=row.body.encode(), headers=headers
+            ) as response:
+                pass
         except UnsafeDestination as exc:  # the name now resolves to a private address
             return Outcome(FAILED, "refused", error=exc.reason)
         except httpx.TransportError as exc:  # timeouts, refused connections, broken answers
