@@ -152,6 +152,12 @@ def flux_stack(
 def flux_client(flux_stack: Stack) -> Iterator[httpx.Client]:
     with flux_stack.client() as http:
         yield http
+        # The slow fake never finishes a task: whatever a test (a failing one, say) left
+        # unfinished would hold the stack's one worker for the next test.
+        for row in flux_stack.rows(
+            "SELECT uuid FROM edits WHERE status IN ('pending', 'processing')"
+        ):
+            cancel(http, str(uuid.UUID(str(row["uuid"]))), ADMIN_TOKEN)
 
 
 def bfl_requests(fake: FakeServer) -> list[dict[str, Any]]:
@@ -186,6 +192,8 @@ def wait_until_polled(
         assert view["status"] in ("pending", "processing"), view
         task_id = _task_of(stack, edit_id)
         if task_id is not None and polls_of(fake, task_id) >= polls:
+            # Read again: the view above may be older than the polls just counted.
+            view = client.get(f"/edit/{edit_id}").json()
             assert view["processing_stage"] == "ai_processing", view
             return task_id
         assert time.monotonic() < deadline, f"edit {edit_id} was never polled: {view}"
