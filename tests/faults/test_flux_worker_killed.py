@@ -63,6 +63,15 @@ def test_worker_killed_with_ten_flux_edits_in_flight_pays_one_task_each(
     # All ten at BFL at once: five in each worker's pool.
     waited = wait_until(lambda: sum(sent(bfl).values()) >= 10, 45, "ten tasks at BFL")
     verdict.note(f"ten tasks at the fake BFL {waited:.1f}s after the submissions")
+    # Killed once every task id is committed: a kill in the milliseconds between BFL's answer
+    # and that commit leaves nothing to follow (BFL has no idempotency key and no task list),
+    # a window docs/operations.md states.
+    recorded = wait_until(
+        lambda: len(setup.rows.query("SELECT 1 FROM edits WHERE provider_task IS NOT NULL")) >= 10,
+        10,
+        "ten task ids recorded",
+    )
+    verdict.note(f"ten task ids recorded {recorded:.2f}s after that")
     held = [e for e in edit_ids if f"edit {e}: attempt 1 started" in doomed.log()]
     doomed.kill()  # the worker and its pool processes
     killed_at = time.monotonic()
