@@ -46,6 +46,9 @@ STACK_ENV = {
     # Receivers in the tests listen on loopback over plain HTTP: allowed by name, and only so.
     "WEBHOOK_ALLOW_HTTP": "true",
     "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
+    # The same for images given by URL (image_url): loopback by name, over HTTP.
+    "IMAGE_URL_ALLOW_HTTP": "true",
+    "IMAGE_URL_ALLOWED_HOSTS": "127.0.0.1",
 }
 _client_numbers = itertools.count(1)
 

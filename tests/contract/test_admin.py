@@ -24,7 +24,7 @@ def test_debug_views_with_the_token(stack: Stack, client: httpx.Client) -> None:
     assert {"uuid", "prompt", "status", "processing_stage"} <= {
         column["name"] for column in tables["edits"]["columns"]
     }
-    assert schema.json()["migration_revision"] == "0005"
+    assert schema.json()["migration_revision"] == "0006"
 
     cache = client.get("/debug/cache-stats", headers=ADMIN_HEADERS).json()
     assert cache["keyspace_hits"] + cache["keyspace_misses"] >= 1

@@ -291,11 +291,11 @@ def test_a_schema_behind_fails_and_one_ahead_warns(
     settings = embedded_settings(tmp_path, monkeypatch)
     engine = build_engine(settings)
     try:
-        upgrade(engine, "0004")
+        upgrade(engine, "0005")
         behind = run_doctor(settings).result("migrations")
         assert behind.status is Status.FAIL
         assert behind.detail == (
-            f"at 0004, 1 migration behind this release's {HEAD}: run `mizual migrate`"
+            f"at 0005, 1 migration behind this release's {HEAD}: run `mizual migrate`"
         )
 
         upgrade(engine)

@@ -58,6 +58,10 @@ class EditRecord:
     webhook_url: str | None
     webhook_events: list[str] | None
     webhook_delivery: dict[str, Any] | None
+    output_format: str | None
+    output_quality: int | None
+    result_info: dict[str, Any] | None
+    images_removed_at: datetime | None
     chain_position: int | None
     parent_edit_uuid: UUID | None
 

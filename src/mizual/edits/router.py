@@ -50,6 +50,8 @@ def edit_image(body: EditImageRequest, request: Request, edits: EditsDep) -> Edi
         parent_edit_id=body.parent_edit_uuid,
         webhook_url=body.webhook_url,
         webhook_events=body.webhook_events,
+        output_format=body.output_format,
+        output_quality=body.output_quality,
     )
     with SubmissionBudget.of(request).charge():
         accepted = edits.accept(submission)

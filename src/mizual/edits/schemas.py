@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -18,6 +18,7 @@ from mizual.edits.stages import (
 MAX_PROMPT_CHARS = 1000
 WEBHOOK_EVENTS = ("completed", "failed", "cancelled", "stage")
 DEFAULT_WEBHOOK_EVENTS = ("completed", "failed", "cancelled")
+OutputFormat = Literal["jpeg", "png", "webp", "avif"]
 
 if TYPE_CHECKING:
     from mizual.edits.repository import EditRecord
@@ -35,7 +36,26 @@ class EditImageRequest(BaseModel):
     image: str | None = Field(
         default=None,
         description="The image as a data URL (data:image/jpeg;base64,...) or bare base64. "
-        "May be omitted when parent_edit_uuid is given: the parent's result is then edited.",
+        "May be omitted when parent_edit_uuid is given: the parent's result is then edited. "
+        "(Or send the file itself as multipart/form-data, or give image_url.)",
+    )
+    image_url: str | None = Field(
+        default=None,
+        description="Ours: instead of image, an https:// URL of a public address that the "
+        "server fetches the image from (no redirects; the same size and pixel limits).",
+        examples=["https://example.com/photo.jpg"],
+    )
+    output_format: OutputFormat | None = Field(
+        default=None,
+        description="Ours: the result's format: jpeg (the default; progressive, quality 85), "
+        "png, webp or avif. A result with transparency asked for as jpeg is stored as png.",
+    )
+    output_quality: int | None = Field(
+        default=None,
+        ge=1,
+        le=100,
+        description="Ours: the encoder's quality for jpeg, webp and avif, 1-100 (defaults: "
+        "85, 80, 60); ignored for png, which is lossless.",
     )
     parent_edit_uuid: str | None = Field(
         default=None,
@@ -104,6 +124,13 @@ class WebhookDelivery(BaseModel):
     )
 
 
+class ResultInfo(BaseModel):
+    format: str = Field(description="jpeg, png, webp or avif.")
+    width: int = Field(description="Pixels.")
+    height: int = Field(description="Pixels.")
+    bytes: int = Field(description="The stored file's size.")
+
+
 class EditStatusView(BaseModel):
     uuid: str
     status: str
@@ -139,6 +166,11 @@ class EditStatusView(BaseModel):
     webhook: WebhookDelivery | None = Field(
         default=None,
         description="How the webhook deliveries went; null when no webhook_url was given.",
+    )
+    result: ResultInfo | None = Field(
+        default=None,
+        description="The stored result's format, pixel size and bytes; null until completed "
+        "(and once its images are removed).",
     )
 
     @classmethod
@@ -177,6 +209,9 @@ class EditStatusView(BaseModel):
             chain_position=record.chain_position,
             parent_edit_uuid=str(record.parent_edit_uuid) if record.parent_edit_uuid else None,
             webhook=_webhook_view(record),
+            result=ResultInfo.model_validate(record.result_info)
+            if completed and record.result_info
+            else None,
         )
 
 

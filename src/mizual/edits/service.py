@@ -71,6 +71,15 @@ class Submission:
     # The uploaded image (checked), or the storage key of the parent's result it continues from.
     source: tuple[bytes, imaging.ImageInfo] | str
     webhook: Webhook | None = None
+    output: OutputChoice | None = None
+
+
+@dataclass(frozen=True)
+class OutputChoice:
+    """The result's format and encoder quality asked for (None: the format's default)."""
+
+    format: str
+    quality: int | None = None
 
 
 @dataclass(frozen=True)
@@ -132,10 +141,17 @@ class EditService:
         parent_edit_id: str | None,
         webhook_url: str | None = None,
         webhook_events: list[str] | None = None,
+        output_format: str | None = None,
+        output_quality: int | None = None,
     ) -> Submission:
         """Every check of a submission, nothing stored: what is refused is refused here."""
         text = clean_prompt(prompt)
         webhook = self._webhook(webhook_url, webhook_events)
+        output = (
+            OutputChoice(output_format or "jpeg", output_quality)
+            if output_format or output_quality
+            else None
+        )
         parent = self._usable_parent(parent_edit_id) if parent_edit_id else None
         position = (parent.chain_position or 1) + 1 if parent else 1
         if position > self.settings.max_chain_length:
@@ -151,9 +167,13 @@ class EditService:
                 unsupported=self.settings.unsupported_image_types,
                 max_pixels=self.settings.max_image_pixels,
             )
-            return Submission(text, parent, position, source=(data, info), webhook=webhook)
+            return Submission(
+                text, parent, position, source=(data, info), webhook=webhook, output=output
+            )
         if parent is not None and parent.result_key is not None:
-            return Submission(text, parent, position, source=parent.result_key, webhook=webhook)
+            return Submission(
+                text, parent, position, source=parent.result_key, webhook=webhook, output=output
+            )
         raise InvalidInput(
             "image: an image is required unless parent_edit_uuid names a completed edit"
         )
@@ -204,6 +224,8 @@ class EditService:
                 "edit_token_hash": tokens.token_hash(edit_token),
                 "webhook_url": submission.webhook.url if submission.webhook else None,
                 "webhook_events": submission.webhook.events if submission.webhook else None,
+                "output_format": submission.output.format if submission.output else None,
+                "output_quality": submission.output.quality if submission.output else None,
             },
             parent_edit_uuid=parent.uuid if parent else None,
             chain_position=submission.chain_position,

@@ -12,10 +12,22 @@ class EditStatus(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"  # ours: stopped at the submitter's request (`POST /edit/{uuid}/cancel`)
+    # Ours: its images removed by the retention sweep (IMAGE_RETENTION_HOURS, `mizual purge`).
+    EXPIRED = "expired"
+    # Ours: removed by `DELETE /edit/{uuid}`; answered 410 from then on, its prompt erased.
+    DELETED = "deleted"
 
 
-# The states an edit never leaves.
-FINISHED_STATUSES = frozenset({EditStatus.COMPLETED, EditStatus.FAILED, EditStatus.CANCELLED})
+# The states an edit never leaves (but for the removal of its images: expired, deleted).
+FINISHED_STATUSES = frozenset(
+    {
+        EditStatus.COMPLETED,
+        EditStatus.FAILED,
+        EditStatus.CANCELLED,
+        EditStatus.EXPIRED,
+        EditStatus.DELETED,
+    }
+)
 
 
 class Stage(StrEnum):

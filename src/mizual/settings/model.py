@@ -179,6 +179,20 @@ class Settings(BaseSettings):
     webhook_allowed_hosts: HostList = Field(default_factory=list)
     webhook_timeout_seconds: float = Field(default=10, gt=0, le=60)
 
+    # Images given by URL (docs/api.md, "Submitting an image")
+    image_url_allow_http: bool = False
+    image_url_allowed_hosts: HostList = Field(default_factory=list)
+    image_url_timeout_seconds: float = Field(default=20, gt=0, le=300)
+
+    # Local image links (docs/security.md, "Image links")
+    local_url_signing: bool = False
+    local_url_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    # Unset: a key made once and kept in the image folder (every process sharing it agrees).
+    local_url_signing_secret: SecretStr | None = None
+
+    # Retention (docs/operations.md, "Deleting images")
+    image_retention_hours: float = Field(default=0, ge=0)
+
     # Rate limits
     rate_limit_daily_images: int = Field(default=3, ge=1)
     rate_limit_burst_seconds: int = Field(default=10, ge=0)

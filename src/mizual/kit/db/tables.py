@@ -112,6 +112,13 @@ edits = Table(
     Column("webhook_url", Text),
     Column("webhook_events", JsonColumn),
     Column("webhook_delivery", JsonColumn),
+    # Migration 0006 (images in and out): the result's format asked for (null: jpeg) and its
+    # quality, what was stored ({format, width, height, bytes}), and when the edit's images were
+    # removed (DELETE /edit/{uuid}, retention).
+    Column("output_format", String(8)),
+    Column("output_quality", Integer),
+    Column("result_info", JsonColumn),
+    Column("images_removed_at", UTCDateTime),
     Index("idx_edits_status", "status"),
     Index("idx_edits_created_at", "created_at"),
 )
