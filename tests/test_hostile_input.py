@@ -478,9 +478,7 @@ CORPUS: list[Case] = [
         405,
         "GET is not allowed here; this endpoint answers POST",
     ),
-    Case(
-        "delete-edit", "DELETE", f"/edit/{KNOWN_ID}", 405, "answers GET", error="method_not_allowed"
-    ),
+    Case("put-edit", "PUT", f"/edit/{KNOWN_ID}", 405, "answers", error="method_not_allowed"),
     Case("put-feedback", "PUT", "/feedback/", 405, "answers POST"),
     Case("post-health", "POST", "/health", 405, "answers GET"),
     # Path traversal on /images/ (percent-encoded, so no client normalises it away)

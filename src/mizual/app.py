@@ -64,6 +64,17 @@ def create_app(settings: Settings, *, role: Role = Role.EMBEDDED) -> FastAPI:
             runtime.idempotency.sweep,
             every_seconds=settings.sweep_interval_seconds,
         ).start()
+        # IMAGE_RETENTION_HOURS: images of finished edits past it removed, each edit claimed by
+        # one process (a conditional UPDATE); no round at all while it is 0 (keep).
+        retention = (
+            Periodic(
+                "image-retention-sweep",
+                runtime.edits.expire_old_images,
+                every_seconds=settings.sweep_interval_seconds,
+            ).start()
+            if settings.image_retention_hours > 0
+            else None
+        )
         # Webhook retries and orphaned messages: each is claimed before it is sent.
         webhook_round = (
             Periodic(
@@ -79,6 +90,8 @@ def create_app(settings: Settings, *, role: Role = Role.EMBEDDED) -> FastAPI:
             drain.uninstall()
             if webhook_round is not None:
                 webhook_round.stop()
+            if retention is not None:
+                retention.stop()
             key_sweeper.stop()
             sweeper.stop()
             reconciler.stop()

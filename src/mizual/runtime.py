@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 
 from pydantic import SecretStr
 from sqlalchemy import Engine
@@ -27,6 +28,7 @@ from mizual.kit.broadcast import Broadcast
 from mizual.kit.cache import Cache, MemoryCache
 from mizual.kit.db.engine import build_engine
 from mizual.kit.db.timing import OperationTimings
+from mizual.kit.imagefetch import ImageFetcher
 from mizual.kit.queue.base import JobQueue
 from mizual.kit.queue.celery import CeleryQueue, build_celery
 from mizual.kit.queue.inprocess import InProcessQueue
@@ -36,6 +38,7 @@ from mizual.kit.safehttp import safe_client
 from mizual.kit.storage.base import Storage
 from mizual.kit.storage.local import LocalStorage
 from mizual.kit.storage.s3 import S3Storage
+from mizual.kit.urlsigning import UrlSigner, load_or_create_key
 from mizual.observability import metrics, multiprocess
 from mizual.providers.editing.base import EditingProvider
 from mizual.providers.editing.factory import build_editing_provider
@@ -78,6 +81,8 @@ class Runtime:
     idempotency: IdempotencyService
     # None when WEBHOOK_SECRET is unset: then no edit has a webhook to send.
     webhooks: WebhookSender | None = None
+    # Fetches image_url submissions; None in a worker, which takes no submission.
+    image_fetcher: ImageFetcher | None = None
 
     async def close_loop_clients(self) -> None:
         """Close the connections opened on the event loop (cache and rate-limit reads); call on
@@ -86,6 +91,8 @@ class Runtime:
         await self.limiter.aclose()
 
     def close(self) -> None:
+        if self.image_fetcher is not None:
+            self.image_fetcher.close()
         if self.webhooks is not None:
             self.webhooks.close()
         if self.queue is not None:
@@ -132,9 +139,11 @@ def build_runtime(settings: Settings, *, role: Role) -> Runtime:
         settings=settings, status=status, storage=storage, editor=editor, enhancer=enhancer
     )
     queue = build_queue(settings, role=role, pipeline=pipeline)
+    image_fetcher = None if role is Role.WORKER else build_image_fetcher(settings)
     edits = EditService(
-        settings=settings, repository=repository, status=status, storage=storage, queue=queue
-    )
+        settings=settings, repository=repository, status=status, storage=storage, queue=queue,
+        image_fetcher=image_fetcher,
+    )  # fmt: skip
     feedback = FeedbackService(
         repository=FeedbackRepository(engine, timings),
         edit_status=status,
@@ -149,7 +158,7 @@ def build_runtime(settings: Settings, *, role: Role) -> Runtime:
         settings=settings, role=role, engine=engine, timings=timings, storage=storage, cache=cache,
         limiter=limiter, broadcast=broadcast, edit_status=status, editor=editor, enhancer=enhancer,
         pipeline=pipeline, queue=queue, edits=edits, feedback=feedback, events=events,
-        idempotency=idempotency, webhooks=webhooks,
+        idempotency=idempotency, webhooks=webhooks, image_fetcher=image_fetcher,
     )  # fmt: skip
 
 
@@ -177,6 +186,15 @@ def build_webhook_sender(
     )
 
 
+def build_image_fetcher(settings: Settings) -> ImageFetcher:
+    return ImageFetcher(
+        allow_http=settings.image_url_allow_http,
+        allowed_hosts=settings.image_url_allowed_hosts,
+        timeout_seconds=settings.image_url_timeout_seconds,
+        max_bytes=settings.max_upload_bytes,
+    )
+
+
 def build_queue(settings: Settings, *, role: Role, pipeline: Pipeline) -> JobQueue | None:
     if role is Role.EMBEDDED:
         return InProcessQueue(handler=pipeline.run, max_workers=settings.max_workers)
@@ -187,7 +205,10 @@ def build_queue(settings: Settings, *, role: Role, pipeline: Pipeline) -> JobQue
 
 def build_storage(settings: Settings) -> Storage:
     if not settings.uses_s3:
-        return LocalStorage(root=settings.data_dir / "images", base_url=settings.base_url)
+        root = settings.data_dir / "images"
+        return LocalStorage(
+            root=root, base_url=settings.base_url, signer=_url_signer(settings, root=root)
+        )
     return S3Storage(
         bucket=settings.s3_bucket_name,
         endpoint_url=settings.s3_endpoint_url,
@@ -197,6 +218,14 @@ def build_storage(settings: Settings) -> Storage:
         public_base_url=settings.s3_public_base_url,
         presign_seconds=settings.s3_presign_seconds,
     )
+
+
+def _url_signer(settings: Settings, *, root: Path) -> UrlSigner | None:
+    if not settings.local_url_signing:
+        return None
+    # Unset: the key kept in the image folder, which every process serving that folder reads.
+    key = _reveal(settings.local_url_signing_secret) or load_or_create_key(root)
+    return UrlSigner(key=key, ttl_seconds=settings.local_url_ttl_seconds)
 
 
 def _reveal(secret: SecretStr | None) -> str | None:

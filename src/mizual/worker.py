@@ -46,9 +46,10 @@ def process_edit(edit_id: str) -> None:
 
 class Recovery:
     """The main process's recovery rounds: `EditService.reconcile` every
-    RECONCILE_INTERVAL_SECONDS, and `fail_stuck_edits` and the sweep of expired idempotency keys
-    every SWEEP_INTERVAL_SECONDS, and the webhook round (messages due) every second, with a
-    runtime of their own (an API's: they dispatch jobs).
+    RECONCILE_INTERVAL_SECONDS, and `fail_stuck_edits`, the sweep of expired idempotency keys and
+    (with IMAGE_RETENTION_HOURS) the removal of old images every SWEEP_INTERVAL_SECONDS, and the
+    webhook round (messages due) every second, with a runtime of their own (an API's: they
+    dispatch jobs).
     Each round is one conditional UPDATE or DELETE, so every worker and API process may run
     them at once.
 
@@ -84,6 +85,14 @@ class Recovery:
                 every_seconds=self._settings.sweep_interval_seconds,
             ).start(),
         ]
+        if self._settings.image_retention_hours > 0:
+            self._rounds.append(
+                Periodic(
+                    "image-retention-sweep",
+                    lambda: self._runtime().edits.expire_old_images(),
+                    every_seconds=self._settings.sweep_interval_seconds,
+                ).start()
+            )
         if self._settings.webhook_secret is not None:
             self._rounds.append(
                 Periodic(

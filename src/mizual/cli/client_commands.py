@@ -131,7 +131,9 @@ def edit(
     with _client_errors(), _client(server, no_wait=no_wait) as client:
         # A chain step continues from the parent's result, whatever PHOTO is.
         image = read_photo(photo) if parent is None and photo is not None else None
-        submission = client.submit(image, prompt, parent=parent)
+        submission = client.submit(
+            image, prompt, parent=parent, filename=photo.name if photo is not None else "photo"
+        )
         edit_id = submission.edit_id
         cancelling.keep_token(server=server, submission=submission)
         try:

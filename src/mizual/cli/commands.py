@@ -9,6 +9,7 @@ import typer
 from mizual.cli.client_commands import client_commands
 from mizual.cli.doctor_command import doctor_commands
 from mizual.cli.help import Group
+from mizual.cli.purge_command import purge_commands
 from mizual.cli.server_commands import providers, server_commands
 
 app = typer.Typer(
@@ -17,6 +18,7 @@ app = typer.Typer(
 app.registered_commands += [
     *server_commands.registered_commands,
     *doctor_commands.registered_commands,
+    *purge_commands.registered_commands,
     *client_commands.registered_commands,
 ]
 app.add_typer(providers, name="providers")

@@ -115,7 +115,8 @@ def describe_status(view: dict[str, Any]) -> str:
         rows.append(("note", view["prompt_note"]))
     if view.get("edited_image_url"):
         rows.append(("result", view["edited_image_url"]))
-    rows.append(("original", view.get("original_image_url")))
+    if view.get("original_image_url"):
+        rows.append(("original", view["original_image_url"]))
     rows.append(("created", _when(view.get("created_at"))))
     if view.get("finished_at"):
         took = _duration(view.get("created_at"), view["finished_at"])

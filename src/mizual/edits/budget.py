@@ -32,9 +32,14 @@ from starlette.exceptions import HTTPException
 from mizual.deps import client_ip, get_runtime, rules_of
 from mizual.errors import MizualError, RateLimited
 from mizual.idempotency.route import IdempotentRoute, may_replay
+from mizual.kit.dataurl import describe_bytes
 from mizual.kit.jsonbody import JsonBodyRoute
+from mizual.kit.multipartbody import FormLimits
 from mizual.kit.ratelimit import RateLimiter, Rule
 from mizual.ratelimits import RULES, ResolvedRules
+
+# A form's text fields (a prompt of at most 20,000 characters, a few short ones) and framing.
+FORM_OVERHEAD_BYTES = 256 * 1024
 
 
 class SubmissionBudget:
@@ -100,6 +105,18 @@ class SubmissionRoute(JsonBodyRoute, IdempotentRoute):
     sealed with the Idempotency-Key."""
 
     secret_fields = ("edit_token",)
+    # Submissions take the image as a file of a multipart/form-data form too (JsonBodyRoute).
+    form_file_fields = ("image",)
+    form_list_fields = ("webhook_events",)
+
+    def multipart_limits(self, request: Request) -> FormLimits:
+        max_upload = get_runtime(request).settings.max_upload_bytes
+        return FormLimits(
+            # The image and the few text fields, with room for boundaries and part headers.
+            max_body_bytes=max_upload + FORM_OVERHEAD_BYTES,
+            max_file_bytes=max_upload,
+            describe_file_limit=describe_bytes(max_upload),
+        )
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()  # reads the body, then IdempotentRoute's step

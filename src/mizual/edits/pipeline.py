@@ -157,7 +157,9 @@ class Pipeline:
     def _is_cancelled(self, work: _Work) -> bool:
         """Asked by the providers before each request while they wait, and between stages."""
         try:
-            return self.status.repository.status_of(work.record.uuid) == EditStatus.CANCELLED
+            # Deleted (DELETE /edit/{uuid}) means cancelled first, then erased: stop as well.
+            status = self.status.repository.status_of(work.record.uuid)
+            return status in (EditStatus.CANCELLED, EditStatus.DELETED)
         except Exception as exc:  # the database is down: go on; the next write will tell
             logger.debug("edit %s: could not read its status: %r", work.record.uuid, exc)
             return False
@@ -333,7 +335,11 @@ class Pipeline:
         try:
             outcome = self.editor.edit(request)
             # pyvips is lazy: encoding is when the pixels are computed, so it belongs here.
-            work.encoded = imaging.encode_result(outcome.image)
+            work.encoded = imaging.encode_result(
+                outcome.image,
+                format=work.record.output_format or "jpeg",
+                quality=work.record.output_quality,
+            )
             work.plan = outcome.plan
         except EditingError as exc:
             metrics.provider_error(self.editor.name, exc.error_class)
@@ -358,8 +364,14 @@ class Pipeline:
         )
         self.storage.put(key, encoded.data, content_type=encoded.content_type)
         try:
+            # The result's description goes with its key, in one write: a run resumed after
+            # this point skips to completion, and the status view must still describe it.
             self._write(
-                work, result_key=key, edited_image_url=self.storage.url(key), edit_plan=work.plan
+                work,
+                result_key=key,
+                edited_image_url=self.storage.url(key),
+                edit_plan=work.plan,
+                result_info=encoded.info,
             )
         except LeaseLost:
             # Cancelled (or taken over) meanwhile: this attempt's result is nobody's, and a

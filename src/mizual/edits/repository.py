@@ -15,8 +15,11 @@ from sqlalchemy import (
     Update,
     and_,
     bindparam,
+    delete,
     func,
     insert,
+    literal,
+    null,
     or_,
     select,
     tuple_,
@@ -24,7 +27,8 @@ from sqlalchemy import (
 )
 
 from mizual.edits.stages import CANCELLED_STAGE, EditStatus
-from mizual.kit.db.tables import edit_chains, edits, utcnow
+from mizual.feedback.repository import erase_for_edit
+from mizual.kit.db.tables import edit_chains, edits, utcnow, webhook_deliveries
 from mizual.kit.db.timing import OperationTimings, timed
 
 
@@ -106,6 +110,27 @@ def _ancestors(edit_uuid: UUID) -> CTE:
             start, edit_chains.c.edit_uuid == start.c.parent_edit_uuid
         )
     )
+
+
+def _descendants(edit_uuid: UUID) -> CTE:
+    """A recursive query for the edit's descendants (edit_uuid, depth), children at depth 1."""
+    start = (
+        select(edit_chains.c.edit_uuid, literal(1).label("depth"))
+        .where(edit_chains.c.parent_edit_uuid == edit_uuid)
+        .cte("descendants", recursive=True)
+    )
+    return start.union_all(
+        select(edit_chains.c.edit_uuid, (start.c.depth + 1).label("depth")).join(
+            start, edit_chains.c.parent_edit_uuid == start.c.edit_uuid
+        )
+    )
+
+
+# The states whose images may be removed: finished, with images still there.
+_HOLDS_IMAGES = (EditStatus.COMPLETED, EditStatus.FAILED, EditStatus.CANCELLED)
+# A claimed expiry whose images are still not all removed this long after (its process died,
+# a deletion failed) is claimed again by a later round.
+EXPIRY_RETRY_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -418,7 +443,10 @@ class EditRepository:
             current = edit_uuid
             while True:
                 child = conn.execute(
-                    _SELECT_EDIT.where(edit_chains.c.parent_edit_uuid == current)
+                    _SELECT_EDIT.where(
+                        edit_chains.c.parent_edit_uuid == current,
+                        edits.c.status != EditStatus.DELETED,
+                    )
                     .order_by(edits.c.created_at.desc(), edits.c.id.desc())
                     .limit(1)
                 ).first()
@@ -443,3 +471,137 @@ class EditRepository:
         )
         with self.autocommit.connect() as conn:
             return [timings or {} for timings in conn.execute(query).scalars()]
+
+    # Deletion and retention ------------------------------------------------------------------
+
+    @timed
+    def descendants(self, edit_uuid: UUID) -> list[UUID]:
+        """The edit's descendants not deleted yet, the deepest first (each before its parent)."""
+        below = _descendants(edit_uuid)
+        query = (
+            select(below.c.edit_uuid)
+            .join(edits, edits.c.uuid == below.c.edit_uuid)
+            .where(edits.c.status != EditStatus.DELETED)
+            .order_by(below.c.depth.desc(), edits.c.id.desc())
+        )
+        with self.autocommit.connect() as conn:
+            return list(dict.fromkeys(conn.execute(query).scalars()))
+
+    @timed
+    def results_of_others(self, keys: list[str], *, besides: UUID) -> set[str]:
+        """Those of `keys` that another edit holds as its result: a chained edit's original is
+        its parent's result, which is the parent's to remove, not the child's."""
+        if not keys:
+            return set()
+        query = select(edits.c.result_key).where(
+            edits.c.result_key.in_(keys), edits.c.uuid != besides
+        )
+        with self.autocommit.connect() as conn:
+            return {key for key in conn.execute(query).scalars() if key is not None}
+
+    @timed
+    def erase(self, edit_uuid: UUID) -> EditRecord | None:
+        """Mark a finished edit deleted and erase its personal data (prompt, the enhanced
+        prompt, the plan read from it, its webhook address), its feedback (text, the rater's
+        network) and its webhook messages, in one transaction. None when the edit is unknown,
+        unfinished, or deleted already: of two deletions at once, one erases."""
+        now = utcnow()
+        erasable = [*_HOLDS_IMAGES, EditStatus.EXPIRED]
+        query = (
+            update(edits)
+            .where(and_(edits.c.uuid == edit_uuid, edits.c.status.in_(erasable)))
+            .values(  # null(): SQL NULL in the JSON columns, not the JSON value null
+                status=EditStatus.DELETED,
+                processing_stage=EditStatus.DELETED.value,
+                prompt="",
+                enhanced_prompt=None,
+                prompt_note=None,
+                edit_plan=null(),
+                error_message=None,
+                edited_image_url=None,
+                result_info=null(),
+                provider_task=null(),
+                webhook_url=None,
+                webhook_events=null(),
+                webhook_delivery=null(),
+                lease_expires_at=None,
+                images_removed_at=now,
+                updated_at=now,
+                version=edits.c.version + 1,
+            )
+            .returning(*_RETURN_EDIT)
+        )
+        with self.engine.begin() as conn:
+            row = conn.execute(query).first()
+            if row is None:
+                return None
+            conn.execute(erase_for_edit(edit_uuid))
+            conn.execute(
+                delete(webhook_deliveries).where(webhook_deliveries.c.edit_uuid == edit_uuid)
+            )
+        return EditRecord.from_row(row)
+
+    @timed
+    def claim_expiring(
+        self, *, created_before: datetime, message: str, limit: int = 100
+    ) -> list[EditRecord]:
+        """Mark `expired` the finished edits created before `created_before` (never one pending
+        or processing), with `message`, and hand them out to have their images removed; also
+        those claimed EXPIRY_RETRY_SECONDS ago whose images are not all removed yet. Each is
+        handed out once per interval however many processes ask (FOR UPDATE SKIP LOCKED on
+        PostgreSQL; on SQLite the statement holds the write lock)."""
+        now = utcnow()
+        due = or_(
+            and_(edits.c.status.in_(_HOLDS_IMAGES), edits.c.created_at < created_before),
+            and_(
+                edits.c.status == EditStatus.EXPIRED,
+                edits.c.images_removed_at.is_(None),
+                edits.c.updated_at < now - timedelta(seconds=EXPIRY_RETRY_SECONDS),
+            ),
+        )
+        candidates = (
+            select(edits.c.id)
+            .where(due)
+            .order_by(edits.c.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        query = (
+            update(edits)
+            .where(and_(edits.c.id.in_(candidates.scalar_subquery()), due))
+            .values(
+                status=EditStatus.EXPIRED,
+                processing_stage=EditStatus.EXPIRED.value,
+                error_message=message,
+                edited_image_url=None,
+                lease_expires_at=None,
+                updated_at=now,
+                version=edits.c.version + 1,
+            )
+            .returning(*_RETURN_EDIT)
+        )
+        with self.autocommit.connect() as conn:
+            return [EditRecord.from_row(row) for row in conn.execute(query)]
+
+    @timed
+    def mark_images_removed(self, edit_uuid: UUID) -> None:
+        """Every image of the expired edit is gone: no later round takes it up again."""
+        query = (
+            update(edits)
+            .where(and_(edits.c.uuid == edit_uuid, edits.c.images_removed_at.is_(None)))
+            .values(images_removed_at=utcnow())
+        )
+        with self.autocommit.connect() as conn:
+            conn.execute(query)
+
+    @timed
+    def count_expirable(self, *, created_before: datetime) -> tuple[int, int]:
+        """(finished edits created before then, with images; unfinished ones, left alone)."""
+        unfinished = [EditStatus.PENDING, EditStatus.PROCESSING]
+        query = select(
+            func.count().filter(edits.c.status.in_(_HOLDS_IMAGES)),
+            func.count().filter(edits.c.status.in_(unfinished)),
+        ).where(edits.c.created_at < created_before)
+        with self.autocommit.connect() as conn:
+            finished, in_flight = conn.execute(query).one()
+        return int(finished or 0), int(in_flight or 0)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -18,6 +18,7 @@ from mizual.edits.schemas import (
 from mizual.errors import (
     Conflict,
     Forbidden,
+    Gone,
     InvalidInput,
     NotFound,
     RateLimited,
@@ -25,6 +26,7 @@ from mizual.errors import (
 )
 from mizual.errors.openapi import JSON_BODY_ERRORS, error_responses
 from mizual.kit.jsonbody import JsonBodyRoute
+from mizual.kit.multipartbody import uploaded_files
 from mizual.ratelimits import RULES
 
 router = APIRouter(tags=["edits"], route_class=JsonBodyRoute)
@@ -42,11 +44,16 @@ submissions = APIRouter(route_class=SubmissionRoute)
     responses=error_responses(NotFound, Conflict, *JSON_BODY_ERRORS),
 )
 def edit_image(body: EditImageRequest, request: Request, edits: EditsDep) -> EditCreateResponse:
-    """Submit an image and a prompt; returns at once with the id to follow the edit by."""
+    """Submit an image and a prompt; returns at once with the id to follow the edit by. The
+    image is JSON's base64 `image`, a multipart/form-data form's `image` file, or `image_url`."""
+    # A form's file, spooled by SubmissionRoute while the body arrived (none for JSON).
+    files = uploaded_files(request.scope, "image")
     # Checked first, so that a refused request spends none of the client's edits.
     submission = edits.prepare(
         prompt=body.prompt,
         image=body.image,
+        image_bytes=files[0].read() if files else None,
+        image_url=body.image_url,
         parent_edit_id=body.parent_edit_uuid,
         webhook_url=body.webhook_url,
         webhook_events=body.webhook_events,
@@ -68,7 +75,7 @@ router.include_router(submissions)
     "/edit/{edit_uuid}",
     response_model=EditStatusView,
     dependencies=[rate_limit(RULES.status)],
-    responses=error_responses(NotFound, InvalidInput, RateLimited),
+    responses=error_responses(NotFound, Gone, InvalidInput, RateLimited),
 )
 async def edit_status(edit_uuid: str, edit_status: EditStatusDep) -> JSONResponse:
     """The edit's stage, progress and, once completed, the result URL."""
@@ -93,7 +100,7 @@ EDIT_BEARER = HTTPBearer(
     response_model=EditStatusView,
     dependencies=[rate_limit(RULES.status)],
     responses=error_responses(
-        NotFound, InvalidInput, Unauthorized, Forbidden, Conflict, RateLimited
+        NotFound, Gone, InvalidInput, Unauthorized, Forbidden, Conflict, RateLimited
     ),
 )
 def cancel_edit(
@@ -115,7 +122,7 @@ def cancel_edit(
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "The event stream"},
         204: {"description": "Last-Event-ID already holds the final state: nothing to send."},
-        **error_responses(NotFound, InvalidInput, RateLimited),
+        **error_responses(NotFound, Gone, InvalidInput, RateLimited),
     },
 )
 async def edit_events(
@@ -133,10 +140,38 @@ async def edit_events(
     "/chain/{edit_uuid}",
     response_model=ChainView,
     dependencies=[rate_limit(RULES.chain)],
-    responses=error_responses(NotFound, InvalidInput, RateLimited),
+    responses=error_responses(NotFound, Gone, InvalidInput, RateLimited),
 )
 def edit_chain(edit_uuid: str, edits: EditsDep) -> JSONResponse:
     """Every edit of the chain through this one, positions 1..n."""
     # Sent as built (each member a status view, as `GET /edit/{uuid}` sends it): the model
     # describes the body; validating it again would only cost time.
     return JSONResponse(edits.chain(edit_uuid))
+
+
+@router.delete(
+    "/edit/{edit_uuid}",
+    status_code=204,
+    response_class=Response,
+    dependencies=[rate_limit(RULES.status)],
+    responses={
+        204: {"description": "Deleted: its images and personal data are gone."},
+        **error_responses(
+            NotFound, Gone, InvalidInput, Unauthorized, Forbidden, Conflict, RateLimited
+        ),
+    },
+)
+def delete_edit(
+    edit_uuid: str,
+    edits: EditsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(EDIT_BEARER)],
+    cascade: Annotated[
+        bool,
+        Query(description="Also delete the edits continuing from this one (else: 409)."),
+    ] = False,
+) -> Response:
+    """Delete an edit: its original (unless it is its parent's result), its result, its prompt
+    and feedback. A pending or processing edit is cancelled first. From then on the edit
+    answers 410 and its image URLs serve nothing."""
+    edits.delete(edit_uuid, token=credentials.credentials if credentials else None, cascade=cascade)
+    return Response(status_code=204)

@@ -156,7 +156,10 @@ class EditStatusView(BaseModel):
         "its parameters and the words it came from. Null for other editors and until the edit "
         "is made."
     )
-    original_image_url: str
+    original_image_url: str | None = Field(
+        description="The uploaded image (for an edit continuing a chain: its parent's result); "
+        "null once the edit's images are removed (status expired)."
+    )
     error_stage: str | None
     updated_at: datetime
     finished_at: datetime | None
@@ -175,6 +178,8 @@ class EditStatusView(BaseModel):
 
     @classmethod
     def from_record(cls, record: EditRecord, *, storage: Storage) -> EditStatusView:
+        if record.status in (EditStatus.EXPIRED, EditStatus.DELETED):
+            return cls._without_images(record)
         failed = record.status == EditStatus.FAILED
         cancelled = record.status == EditStatus.CANCELLED
         stage = CANCELLED_STAGE if cancelled else record.processing_stage or "pending"
@@ -213,6 +218,44 @@ class EditStatusView(BaseModel):
             if completed and record.result_info
             else None,
         )
+
+    @classmethod
+    def _without_images(cls, record: EditRecord) -> EditStatusView:
+        """An edit whose images were removed: final, no links, its prompt and timings kept
+        (expired), or erased with the rest of its personal data (deleted)."""
+        deleted = record.status == EditStatus.DELETED
+        return cls(
+            uuid=str(record.uuid),
+            status=record.status,
+            processing_stage=record.status,
+            # An expiry's message is written with it (how long images are kept, or by whom).
+            message=DELETED_MESSAGE if deleted else record.error_message or EXPIRED_MESSAGE,
+            progress_percent=100,
+            is_complete=True,
+            is_error=False,
+            edited_image_url=None,
+            created_at=record.created_at,
+            prompt=record.prompt,
+            enhanced_prompt=record.enhanced_prompt,
+            prompt_note=record.prompt_note,
+            edit_plan=record.edit_plan,
+            original_image_url=None,
+            error_stage=record.error_stage,
+            updated_at=record.updated_at,
+            finished_at=record.finished_at,
+            stage_timings_ms=record.stage_timings or {},
+            chain_position=record.chain_position,
+            parent_edit_uuid=str(record.parent_edit_uuid) if record.parent_edit_uuid else None,
+            webhook=None if deleted else _webhook_view(record),
+            result=None,
+        )
+
+
+EXPIRED_MESSAGE = (
+    "This edit's images were removed, as this server keeps images for a limited time; its "
+    "prompt and timings are kept. Submit the image again to edit it anew."
+)
+DELETED_MESSAGE = "This edit was deleted, as asked: its images and prompt are gone."
 
 
 def _webhook_view(record: EditRecord) -> WebhookDelivery | None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -28,7 +29,8 @@ from anyio import to_thread
 
 from mizual.edits.repository import EditRecord, EditRepository
 from mizual.edits.schemas import EditStatusView
-from mizual.errors import NotFound
+from mizual.edits.stages import EditStatus
+from mizual.errors import Gone, NotFound
 from mizual.kit.broadcast import Broadcast
 from mizual.kit.cache import Cache
 from mizual.kit.storage.base import Storage
@@ -69,7 +71,7 @@ class EditStatusStore:
     def read(self, edit_uuid: UUID) -> View:
         """The edit's status view: cached, else from the database (NotFound if there is none)."""
         cached = _as_view(self.cache.get(self._status_key(edit_uuid)))
-        return cached if cached is not None else self._load(edit_uuid)
+        return _unless_deleted(cached) if cached is not None else self._load(edit_uuid)
 
     async def aread(self, edit_uuid: UUID) -> View:
         """`read` for the event loop: the cache is read on the loop (no thread hop for a hit);
@@ -77,13 +79,16 @@ class EditStatusStore:
         would double the wait while Redis is unreachable)."""
         cached = _as_view(await self.cache.aget(self._status_key(edit_uuid)))
         if cached is not None:
-            return cached
+            return _unless_deleted(cached)
         return await to_thread.run_sync(self._load, edit_uuid)
 
     def record(self, edit_uuid: UUID) -> EditRecord:
+        """The edit as stored: NotFound if there is none, Gone if it was deleted."""
         record = self.repository.get(edit_uuid)
         if record is None:
             raise NotFound(f"no edit {edit_uuid} exists")
+        if record.status == EditStatus.DELETED:
+            raise _gone(edit_uuid)
         return record
 
     def view(self, record: EditRecord) -> View:
@@ -95,11 +100,17 @@ class EditStatusStore:
         members = self.cache.get(key)
         if isinstance(members, list):
             views = self._member_views([UUID(member) for member in members])
-            if views is not None:
+            if views is not None and all(not _is_deleted(view) for view in views):
                 return views
+            members = None  # a member was deleted since: the chain is read afresh
+            self.cache.delete(key)
         records = self.repository.chain(edit_uuid)
         if not records:
             raise NotFound(f"no edit {edit_uuid} exists")
+        if any(
+            record.uuid == edit_uuid and record.status == EditStatus.DELETED for record in records
+        ):
+            raise _gone(edit_uuid)
         if members is None:  # not while the chain is changing
             shape = [str(record.uuid) for record in records]
             self.cache.add(key, shape, ttl_seconds=CHAIN_TTL_SECONDS)
@@ -132,6 +143,31 @@ class EditStatusStore:
         if record is not None:
             self.publish(record)
         return record
+
+    def erase(self, edit_uuid: UUID) -> EditRecord | None:
+        """Mark the finished edit deleted, its personal data erased (`EditRepository.erase`),
+        and publish it: its streams end on a last `deleted` event, the cache holds the deleted
+        state (read as Gone), and every chain it was in is read afresh. None if it is unknown,
+        unfinished, or deleted already."""
+        self._mark_changing(edit_uuid)
+        record = self.repository.erase(edit_uuid)
+        if record is None:
+            return None
+        self.publish(record)
+        self.cache.delete(self._chain_key(edit_uuid))
+        if record.parent_edit_uuid is not None:
+            self.chain_grows(record.parent_edit_uuid)  # the chains of its ancestors shrink
+        # The feedback service's cached copy of the erased feedback (`FeedbackService._key`).
+        self.cache.delete(f"{self._prefix}feedback:{edit_uuid}")
+        return record
+
+    def claim_expiring(self, *, created_before: datetime, message: str) -> list[EditRecord]:
+        """Mark expired the finished edits created before then (`EditRepository
+        .claim_expiring`) and publish each; the claimed edits, their images to be removed."""
+        records = self.repository.claim_expiring(created_before=created_before, message=message)
+        for record in records:
+            self.publish(record)
+        return records
 
     def start_attempt(self, edit_uuid: UUID, *, lease_seconds: float) -> EditRecord | None:
         """Claim the edit for one more attempt, leased for `lease_seconds`; None if it is
@@ -205,6 +241,23 @@ class EditStatusStore:
 
     def _chain_key(self, edit_uuid: UUID) -> str:
         return f"{self._prefix}chain:{edit_uuid}"
+
+
+def _is_deleted(view: View) -> bool:
+    return view.get("status") == EditStatus.DELETED
+
+
+def _gone(edit_uuid: UUID) -> Gone:
+    return Gone(
+        f"edit {edit_uuid} was deleted: its images and prompt were removed at its owner's "
+        "request and cannot be brought back"
+    )
+
+
+def _unless_deleted(view: View) -> View:
+    if _is_deleted(view):
+        raise _gone(UUID(str(view["uuid"])))
+    return view
 
 
 def _as_view(cached: Any) -> View | None:

@@ -74,6 +74,15 @@ class Conflict(MizualError):
     )
 
 
+class Gone(MizualError):
+    """The edit existed and was deleted (`DELETE /edit/{uuid}`): its images and prompt are
+    erased; only the fact that it was deleted is kept."""
+
+    status_code = 410
+    code = "gone"
+    description = "The edit was deleted: its images and prompt are gone for good."
+
+
 class ChainTooLong(MizualError):
     status_code = 422
     code = "chain_too_long"
@@ -84,7 +93,8 @@ class Unauthorized(MizualError):
     status_code = 401
     code = "unauthorized"
     description = (
-        "The admin token is missing or wrong, or an edit's cancel was asked without a token."
+        "The admin token is missing or wrong, or an edit's cancel or deletion was asked "
+        "without a token."
     )
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Delete, Engine, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from mizual.kit.db.tables import edit_feedback, utcnow
@@ -20,6 +20,12 @@ class FeedbackRecord:
     rating: int
     feedback_text: str | None
     created_at: datetime
+
+
+def erase_for_edit(edit_uuid: UUID) -> Delete:
+    """The statement that removes an edit's feedback (its text and the rater's network): run by
+    the edits repository in the transaction that erases the edit (`DELETE /edit/{uuid}`)."""
+    return delete(edit_feedback).where(edit_feedback.c.edit_uuid == edit_uuid)
 
 
 class DuplicateFeedback(Exception):

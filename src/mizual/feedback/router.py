@@ -5,7 +5,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from mizual.deps import ClientIp, FeedbackDep, rate_limit
-from mizual.errors import Conflict, InvalidInput, NotFound, NotReady, RateLimited
+from mizual.errors import Conflict, Gone, InvalidInput, NotFound, NotReady, RateLimited
 from mizual.errors.openapi import JSON_BODY_ERRORS, error_responses
 from mizual.feedback.schemas import FeedbackCreate, FeedbackResponse, FeedbackView
 from mizual.idempotency.route import IdempotentRoute
@@ -30,7 +30,7 @@ THANKS = "Thank you for your feedback!"
     "/feedback/",
     response_model=FeedbackResponse,
     dependencies=[rate_limit(RULES.feedback)],
-    responses=error_responses(NotReady, NotFound, Conflict, *JSON_BODY_ERRORS),
+    responses=error_responses(NotReady, NotFound, Gone, Conflict, *JSON_BODY_ERRORS),
 )
 def submit_feedback(
     body: FeedbackCreate, feedback: FeedbackDep, client: ClientIp
@@ -60,7 +60,7 @@ router.include_router(submissions)
     "/feedback/{edit_uuid}",
     response_model=FeedbackView,
     dependencies=[rate_limit(RULES.feedback_lookup)],
-    responses=error_responses(NotFound, InvalidInput, RateLimited),
+    responses=error_responses(NotFound, Gone, InvalidInput, RateLimited),
 )
 def get_feedback(edit_uuid: str, feedback: FeedbackDep) -> dict[str, Any]:
     """The feedback given for an edit; 404 when it has none."""

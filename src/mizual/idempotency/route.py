@@ -3,7 +3,9 @@
 `IdempotentRoute` wraps the endpoint's own handler, so it runs after `JsonBodyRoute` has read
 and parsed the body (put it after `JsonBodyRoute` in a route class's bases) and before the
 endpoint's dependencies: a replay spends no rate-limit budget, and the request hash is taken
-from the body already parsed, in pieces, so a 20 MB upload is not copied again.
+from the body already parsed, in pieces, so a 20 MB upload is not copied again. For a form, the
+hash is of its fields and its files' SHA-256 (`JsonBodyRoute`'s `identity`), not of its raw
+bytes: a retry's boundary differs, its content does not.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from mizual.idempotency.service import (
     parse_key,
     request_hash,
 )
+from mizual.kit.jsonbody import body_identity
 from mizual.observability import metrics
 
 logger = logging.getLogger(__name__)
@@ -106,7 +109,7 @@ class IdempotentRoute(APIRoute):
                 return await handler(request)
             service = _service(request)
             key = _key_of(request, route=route, raw_key=raw_key)
-            digest = await run_in_threadpool(request_hash, await request.json())
+            digest = await run_in_threadpool(request_hash, await body_identity(request))
             outcome = await _claim_or_wait(service, key, digest=digest, raw_key=raw_key)
             if isinstance(outcome, Replay):
                 metrics.idempotent_replay(route)

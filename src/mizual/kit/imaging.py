@@ -6,8 +6,11 @@ Every function here is blocking CPU work: call it from a worker thread, never in
 from __future__ import annotations
 
 import io
+import mimetypes
 import re
+import threading
 from dataclasses import dataclass
+from typing import Any
 
 import pyvips
 from PIL import Image as PILImage
@@ -22,8 +25,22 @@ CONTENT_TYPES = {
     "webp": "image/webp",
     "bmp": "image/bmp",
     "tiff": "image/tiff",
+    "avif": "image/avif",  # a result format only: AVIF uploads are refused (_WHY_BLOCKED)
 }
-EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp", "bmp": "bmp", "tiff": "tiff"}
+EXTENSIONS = {
+    "jpeg": "jpg",
+    "png": "png",
+    "webp": "webp",
+    "bmp": "bmp",
+    "tiff": "tiff",
+    "avif": "avif",
+}
+# The local storage's files are served with the type Python's `mimetypes` guesses from the name,
+# and Python 3.11 knows neither .webp nor .avif by itself (only from /etc/mime.types, which a slim
+# container lacks): without this, a WebP or AVIF result would be served as
+# application/octet-stream, which a browser, with nosniff, refuses to show.
+for _format, _extension in EXTENSIONS.items():
+    mimetypes.add_type(CONTENT_TYPES[_format], f".{_extension}")
 _WHY_BLOCKED = {
     "heic": "HEIC photos (the iPhone default) are not supported; export the photo as JPEG "
     "(on iPhone: Settings > Camera > Formats > Most Compatible) and try again",
@@ -41,7 +58,23 @@ _BMP_HEADER_SIZES = {size.to_bytes(4, "little") for size in (12, 16, 40, 52, 56,
 # them), since the cache's own limit does not count the buffers it references.
 pyvips.cache_set_max(0)
 
+RESULT_FORMATS = ("jpeg", "png", "webp", "avif")
 RESULT_JPEG_QUALITY = 85
+# Each lossy format's default quality (PNG is lossless). On the 12 MP bench photo WebP 80 and
+# AVIF 60 give files of 0.55x and 0.4x the size of JPEG 85's.
+DEFAULT_QUALITY = {"jpeg": RESULT_JPEG_QUALITY, "webp": 80, "avif": 60}
+# Encoder effort, measured on a 12 MP photo on 2 cores (bench/RESULTS.md, 2026-12-03): libvips'
+# default AVIF effort (4) took 16 s, effort 1 takes 0.7 s for a file within 3% of the size; WebP
+# effort 2 takes half the time of the default (4) for a file 2% larger.
+WEBP_EFFORT = 2
+AVIF_EFFORT = 1
+# The AV1 encoder holds about 25 bytes per pixel whatever the effort (0.3 GB at 12 MP, 0.9 GB at
+# 50 MP): one AVIF encode at a time per process, so that several editing threads finishing
+# together cannot multiply that.
+_AVIF_ENCODES = threading.Lock()
+# The WebP format stores each side in 14 bits: a larger result is written as if JPEG was asked
+# (PNG with transparency) rather than failing an edit that has already been paid for.
+WEBP_MAX_SIDE = 16383
 # Above this size a JPEG result is written baseline, without optimised Huffman tables: both of
 # those make libjpeg hold every DCT coefficient of the image until the end (a 50 MP result
 # peaked at 258 MB, against 76 MB baseline), where a baseline encode streams. A typical 12 MP
@@ -80,8 +113,27 @@ class ImageInfo:
 @dataclass(frozen=True)
 class EncodedImage:
     data: bytes
-    content_type: str
-    extension: str
+    format: str  # one of RESULT_FORMATS: what was written, which may differ from what was asked
+    width: int
+    height: int
+
+    @property
+    def content_type(self) -> str:
+        return CONTENT_TYPES[self.format]
+
+    @property
+    def extension(self) -> str:
+        return EXTENSIONS[self.format]
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """What the status view tells of the result (its `result` field)."""
+        return {
+            "format": self.format,
+            "width": self.width,
+            "height": self.height,
+            "bytes": len(self.data),
+        }
 
 
 def detect_format(data: bytes) -> str | None:
@@ -238,23 +290,62 @@ def to_display_space(image: pyvips.Image) -> pyvips.Image:
 
 
 def encode_result(
-    image: pyvips.Image, *, progressive_max_pixels: int = PROGRESSIVE_MAX_PIXELS
+    image: pyvips.Image,
+    *,
+    format: str = "jpeg",
+    quality: int | None = None,
+    progressive_max_pixels: int = PROGRESSIVE_MAX_PIXELS,
 ) -> EncodedImage:
-    """JPEG at quality 85 without metadata, progressive up to `progressive_max_pixels`; PNG
-    when the image has transparency."""
+    """The result in `format` (one of RESULT_FORMATS) without metadata, at `quality` (1-100;
+    None: the format's DEFAULT_QUALITY; PNG ignores it).
+
+    JPEG is progressive up to `progressive_max_pixels`. An image with transparency asked for
+    as JPEG is written as PNG, never flattened onto black; PNG, WebP and AVIF keep it.
+    """
+    if format not in RESULT_FORMATS:
+        raise ValueError(f"unknown result format {format!r}; expected one of {RESULT_FORMATS}")
     image = to_display_space(image)
-    if image.hasalpha():
+    written = format
+    if written == "webp" and max(image.width, image.height) > WEBP_MAX_SIDE:
+        written = "jpeg"
+    if written == "jpeg" and image.hasalpha():
+        written = "png"
+    if written == "png":
         data = image.write_to_buffer(".png", keep="none", compression=6)
-        return EncodedImage(data, "image/png", "png")
-    progressive = image.width * image.height <= progressive_max_pixels
-    data = image.write_to_buffer(
-        ".jpg",
-        Q=RESULT_JPEG_QUALITY,
-        interlace=progressive,
-        optimize_coding=progressive,
-        keep="none",
-    )
-    return EncodedImage(data, "image/jpeg", "jpg")
+    else:
+        # The quality asked for was meant for the format asked for: a fallback uses its own.
+        chosen = quality if quality is not None and written == format else None
+        data = _write_lossy(
+            image,
+            format=written,
+            quality=DEFAULT_QUALITY[written] if chosen is None else chosen,
+            progressive_max_pixels=progressive_max_pixels,
+        )
+    return EncodedImage(data=data, format=written, width=image.width, height=image.height)
+
+
+def _write_lossy(
+    image: pyvips.Image, *, format: str, quality: int, progressive_max_pixels: int
+) -> bytes:
+    data: bytes
+    if format == "webp":
+        data = image.write_to_buffer(".webp", Q=quality, effort=WEBP_EFFORT, keep="none")
+    elif format == "avif":
+        # AV1, not libheif's HEVC (which browsers cannot show); 8 bits, as the image is.
+        with _AVIF_ENCODES:
+            data = image.write_to_buffer(
+                ".avif", Q=quality, compression="av1", effort=AVIF_EFFORT, bitdepth=8, keep="none"
+            )
+    else:
+        progressive = image.width * image.height <= progressive_max_pixels
+        data = image.write_to_buffer(
+            ".jpg",
+            Q=quality,
+            interlace=progressive,
+            optimize_coding=progressive,
+            keep="none",
+        )
+    return data
 
 
 def jpeg_preview(data: bytes, *, max_side: int, quality: int = 85) -> bytes:

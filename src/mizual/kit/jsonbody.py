@@ -5,6 +5,12 @@ should be a valid dictionary"), turns a 10,000-deep array into a bare 400 ("Ther
 parsing the body", from a RecursionError), lets the last of two equal names win, and accepts
 `NaN` and `Infinity`. A route of `JsonBodyRoute` with a body instead refuses each of these with
 a `MizualError` whose message says what to fix; the body is parsed once, in a worker thread.
+
+A route class that names `form_file_fields` also takes `multipart/form-data` on the same path
+(`mizual.kit.multipartbody`): the form is streamed to temporary files, its text fields become
+the JSON value FastAPI validates (the same model, so the same rules and messages), and its files
+are left for the endpoint (`uploaded_files`). The request's `identity`, which Idempotency-Key
+hashes, is then the fields and each file's SHA-256, so a retry with another boundary replays.
 """
 
 from __future__ import annotations
@@ -12,13 +18,21 @@ from __future__ import annotations
 import email.message
 import json
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, ClassVar
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from mizual.errors import InvalidInput, UnsupportedMediaType
+from mizual.kit.multipartbody import (
+    FormLimits,
+    ParsedForm,
+    is_form_content_type,
+    parse_form,
+    stash_files,
+)
 
 # Mizual's bodies are one flat object of a few fields; these leave room and bound the parser.
 MAX_JSON_DEPTH = 32
@@ -109,12 +123,14 @@ def _no_constant(name: str) -> Any:
 
 
 class _ParsedRequest(Request):
-    """The request, with its body already read and parsed."""
+    """The request, with its body already read and parsed; `identity` is what idempotency
+    hashes (the JSON value itself, or a form's fields and its files' digests)."""
 
-    def __init__(self, request: Request, body: bytes, value: Any) -> None:
+    def __init__(self, request: Request, body: bytes, value: Any, *, identity: Any) -> None:
         super().__init__(request.scope, request.receive)
         self._checked_body = body
         self._value = value
+        self.identity = identity
 
     async def body(self) -> bytes:
         return self._checked_body
@@ -123,8 +139,29 @@ class _ParsedRequest(Request):
         return self._value
 
 
+async def body_identity(request: Request) -> Any:
+    """What makes two requests the same request, for Idempotency-Key."""
+    if isinstance(request, _ParsedRequest):
+        return request.identity
+    return await request.json()
+
+
 class JsonBodyRoute(APIRoute):
-    """A route whose body, if it takes one, must be strict JSON (see the module's text)."""
+    """A route whose body, if it takes one, must be strict JSON, or a form where the route class
+    allows it (see the module's text)."""
+
+    # Set by a route class that takes multipart/form-data too: its file fields (each sent at
+    # most once), and the fields a form may repeat (or give comma-separated) for a JSON list.
+    form_file_fields: ClassVar[tuple[str, ...]] = ()
+    form_list_fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.form_file_fields and self.body_field is not None:
+            _document_form(self)
+
+    def multipart_limits(self, request: Request) -> FormLimits:
+        raise NotImplementedError("a route class with form_file_fields gives its limits")
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -132,12 +169,121 @@ class JsonBodyRoute(APIRoute):
             return handler
 
         async def checked(request: Request) -> Response:
+            content_type = request.headers.get("content-type")
+            if self.form_file_fields and is_form_content_type(content_type):
+                return await self._handle_form(request, handler)
             body = await request.body()
-            if not is_json_content_type(request.headers.get("content-type")):
+            if not is_json_content_type(content_type):
                 raise UnsupportedMediaType(
                     "the request body must be JSON, sent with 'Content-Type: application/json'"
+                    + (" (or a multipart/form-data form)" if self.form_file_fields else "")
                 )
             value = await run_in_threadpool(parse_json_body, body)
-            return await handler(_ParsedRequest(request, body, value))
+            return await handler(_ParsedRequest(request, body, value, identity=value))
 
         return checked
+
+    async def _handle_form(
+        self, request: Request, handler: Callable[[Request], Coroutine[Any, Any, Response]]
+    ) -> Response:
+        try:
+            form = await parse_form(
+                request.headers["content-type"],
+                request.headers.get("content-length"),
+                request.stream(),
+                limits=self.multipart_limits(request),
+            )
+        except ClientDisconnect:  # nobody reads the answer; a 4xx, not a traceback in the log
+            raise InvalidInput("the client went away before the form was sent whole") from None
+        try:
+            value = self._form_value(form)
+            identity = {
+                "form": value,
+                "files": {
+                    name: [{"sha256": upload.sha256, "bytes": upload.size} for upload in uploads]
+                    for name, uploads in sorted(form.files.items())
+                },
+            }
+            stash_files(request.scope, form)
+            # FastAPI reads a JSON body only under a JSON content type: the form's fields are
+            # handed to it as one, so the model validates them as it validates JSON.
+            scope = dict(request.scope)
+            scope["headers"] = [
+                (header, content) for header, content in request.scope["headers"]
+                if header != b"content-type"
+            ] + [(b"content-type", b"application/json")]  # fmt: skip
+            parsed = _ParsedRequest(
+                Request(scope, request.receive), b"{}", value, identity=identity
+            )
+            return await handler(parsed)
+        finally:
+            form.close()
+
+    def _form_value(self, form: ParsedForm) -> dict[str, Any]:
+        """The form as the JSON object it stands for (files are not in it)."""
+        for name, uploads in form.files.items():
+            if name not in self.form_file_fields:
+                raise InvalidInput(
+                    f"{name[:60]}: a file was sent in this field; files are accepted only as "
+                    + ", ".join(self.form_file_fields)
+                )
+            if len(uploads) > 1:
+                raise InvalidInput(f"{name}: {len(uploads)} files were sent; send one")
+        value: dict[str, Any] = {}
+        for name, values in form.fields.items():
+            if name in self.form_file_fields:
+                raise InvalidInput(
+                    f"{name}: sent as a text field; send the file itself (curl -F "
+                    f"'{name}=@photo.jpg', or a File in FormData)"
+                )
+            if name in self.form_list_fields:
+                items = [item.strip() for text in values for item in text.split(",")]
+                if any(items):  # all empty: left out, as an empty text field is
+                    value[name] = [item for item in items if item]
+            elif len(values) > 1:
+                raise InvalidInput(f"{name[:60]}: the form gives this field twice; send it once")
+            elif values[0] != "":  # an HTML form sends its empty inputs: as if left out
+                value[name] = values[0]
+        return value
+
+
+def _without_null(spec: dict[str, Any]) -> dict[str, Any]:
+    """`anyOf: [X, null]` as X: a form has no null, a field left out is the default."""
+    choices = [choice for choice in spec.get("anyOf", []) if choice != {"type": "null"}]
+    if len(choices) != 1:
+        return spec
+    rest = {key: value for key, value in spec.items() if key != "anyOf"}
+    return {**choices[0], **rest}
+
+
+def _document_form(route: JsonBodyRoute) -> None:
+    """The form alternative in the operation's requestBody, built from the body's model."""
+    assert route.body_field is not None
+    model: Any = route.body_field.field_info.annotation
+    schema = model.model_json_schema() if hasattr(model, "model_json_schema") else {}
+    properties: dict[str, Any] = {}
+    for name, spec in schema.get("properties", {}).items():
+        if name in route.form_file_fields:
+            properties[name] = {
+                "type": "string",
+                "format": "binary",
+                "description": "The image file itself.",
+            }
+        elif name in route.form_list_fields:
+            properties[name] = {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": spec.get("description", "")
+                + " (Repeat the field, or give the values comma-separated.)",
+            }
+        else:
+            properties[name] = _without_null(
+                {key: value for key, value in spec.items() if key not in ("title", "default")}
+            )
+    form_schema = {"type": "object", "properties": properties}
+    if schema.get("required"):
+        form_schema["required"] = schema["required"]
+    extra = dict(route.openapi_extra or {})
+    content = extra.setdefault("requestBody", {}).setdefault("content", {})
+    content.setdefault("multipart/form-data", {"schema": form_schema})
+    route.openapi_extra = extra

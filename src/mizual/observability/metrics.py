@@ -61,6 +61,13 @@ IDEMPOTENT_REPLAYS = Counter(
     ["route"],
     registry=None,
 )
+EDIT_IMAGES_REMOVED = Counter(
+    "mizual_edit_images_removed",
+    "Edits whose images were removed from storage, by reason: expired (IMAGE_RETENTION_HOURS "
+    "or `mizual purge`) or deleted (DELETE /edit/{uuid}).",
+    ["reason"],
+    registry=None,
+)
 RECORDED: tuple[Collector, ...] = (
     STAGE_SECONDS,
     EDITS_FINISHED,
@@ -69,6 +76,7 @@ RECORDED: tuple[Collector, ...] = (
     OUTAGE_RETRIES,
     WEBHOOK_ATTEMPTS,
     IDEMPOTENT_REPLAYS,
+    EDIT_IMAGES_REMOVED,
 )
 
 
@@ -103,3 +111,8 @@ def webhook_attempt(outcome: str) -> None:
 
 def idempotent_replay(route: str) -> None:
     IDEMPOTENT_REPLAYS.labels(route).inc()
+
+
+def edit_images_removed(reason: str, count: int = 1) -> None:
+    if count:
+        EDIT_IMAGES_REMOVED.labels(reason).inc(count)

@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from mizual import __version__
 from mizual.deps import RuntimeDep, rate_limit
-from mizual.errors import NotFound, RateLimited
+from mizual.errors import Forbidden, NotFound, RateLimited
 from mizual.errors.openapi import error_responses
 from mizual.kit.queue.celery import CeleryQueue
 from mizual.kit.storage.base import ObjectNotFound
@@ -152,21 +152,35 @@ def version(request: Request, runtime: RuntimeDep) -> VersionInfo:
 
 
 @router.api_route(IMAGES_ROUTE + "/{key:path}", methods=["GET", "HEAD"], include_in_schema=False)
-def image_file(key: str, runtime: RuntimeDep) -> FileResponse:
+def image_file(
+    key: str,
+    runtime: RuntimeDep,
+    expires: str | None = None,
+    signature: str | None = None,
+) -> FileResponse:
     storage = runtime.storage
     if not isinstance(storage, LocalStorage):
         raise NotFound("images are served by the object store, not by this API")
     try:
+        # Also what keeps the signing key and temporary files out: no key segment starts with a dot.
         path = storage.path_for(key)
     except ObjectNotFound:
         raise NotFound("no such image") from None
+    # Checked before the file is looked for, so an unsigned request learns nothing of what exists.
+    verdict = storage.check_link(key, expires=expires, signature=signature)
+    if verdict.refusal is not None:
+        raise Forbidden(verdict.refusal.value)
     if not path.is_file():
         raise NotFound("no such image")
     media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    # A signed link must not be kept (by the browser or a shared cache) past its expiry.
+    cache_control = (
+        IMMUTABLE if storage.signer is None else f"private, max-age={verdict.remaining_seconds}"
+    )
     return FileResponse(
         path,
         media_type=media_type,
-        headers={"Cache-Control": IMMUTABLE, "X-Content-Type-Options": "nosniff"},
+        headers={"Cache-Control": cache_control, "X-Content-Type-Options": "nosniff"},
     )
 
 

@@ -1,4 +1,7 @@
-"""Images in a local folder, served by the API under `/images/`."""
+"""Images in a local folder, served by the API under `/images/`.
+
+With a `UrlSigner` (LOCAL_URL_SIGNING=true) every link carries an expiry and a signature, and the
+route serving `/images/` refuses a link without a valid one (`check_link`)."""
 
 from __future__ import annotations
 
@@ -8,14 +11,16 @@ import tempfile
 from pathlib import Path
 
 from mizual.kit.storage.base import ObjectNotFound, StorageError, is_safe_key
+from mizual.kit.urlsigning import UrlSigner, Verdict
 
 IMAGES_ROUTE = "/images"
 
 
 class LocalStorage:
-    def __init__(self, *, root: Path, base_url: str) -> None:
+    def __init__(self, *, root: Path, base_url: str, signer: UrlSigner | None = None) -> None:
         self.root = root.resolve()
         self.base_url = base_url
+        self.signer = signer
         self.root.mkdir(parents=True, exist_ok=True)
 
     def path_for(self, key: str) -> Path:
@@ -63,7 +68,18 @@ class LocalStorage:
             raise _failed(f"could not delete {key}", exc) from exc
 
     def url(self, key: str) -> str:
-        return f"{self.base_url}{IMAGES_ROUTE}/{key}"
+        path = f"{IMAGES_ROUTE}/{key}"
+        if self.signer is None:
+            return f"{self.base_url}{path}"
+        # The signature covers the route's path, not the base URL: a link stays valid whichever
+        # host name or proxy prefix it reached the API through.
+        return f"{self.base_url}{path}?{self.signer.query(path)}"
+
+    def check_link(self, key: str, *, expires: str | None, signature: str | None) -> Verdict:
+        """May a request for `key` with this query be served? Always, when links are unsigned."""
+        if self.signer is None:
+            return Verdict(None)
+        return self.signer.verify(f"{IMAGES_ROUTE}/{key}", expires=expires, signature=signature)
 
     def close(self) -> None:
         return None

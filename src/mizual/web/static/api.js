@@ -89,13 +89,15 @@ function postJson(path, body) {
   });
 }
 
-/** POST /edit-image/ → {edit_id, polling_url, edit_token}. `image` is a data URL, or omitted
- * with a parent. */
+/** POST /edit-image/ → {edit_id, polling_url, edit_token}. `image` is a File (or Blob), sent
+ * as it is in a multipart/form-data form (not a third larger as base64), or omitted with a
+ * parent. The browser writes the form's Content-Type, boundary included. */
 export function submitEdit({ prompt, image, parentEditUuid }) {
-  const body = { prompt };
-  if (image) body.image = image;
-  if (parentEditUuid) body.parent_edit_uuid = parentEditUuid;
-  return postJson("/edit-image/", body);
+  const form = new FormData();
+  form.append("prompt", prompt);
+  if (image) form.append("image", image, image.name || "image");
+  if (parentEditUuid) form.append("parent_edit_uuid", parentEditUuid);
+  return request("/edit-image/", { method: "POST", body: form });
 }
 
 export function editStatus(editId) {

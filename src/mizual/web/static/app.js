@@ -224,15 +224,6 @@ document.addEventListener("paste", (event) => {
   }
 });
 
-function readAsDataUrl(file) {
-  return new Promise((resolve, reject) => {
-    const reader = new FileReader();
-    reader.onload = () => resolve(reader.result);
-    reader.onerror = () => reject(new Error("The file could not be read. Choose it again."));
-    reader.readAsDataURL(file);
-  });
-}
-
 // ---------------------------------------------------------------- chaining
 
 function useNewImage() {
@@ -325,7 +316,7 @@ els.form.addEventListener("submit", async (event) => {
   // On a phone the progress is below the form: bring it into view.
   els.progressSection.scrollIntoView({ block: "nearest" });
   try {
-    const image = parent ? undefined : await readAsDataUrl(state.file);
+    const image = parent ? undefined : state.file;
     const created = await submitEdit({ prompt, image, parentEditUuid: parent?.uuid });
     rememberToken(created.edit_id, created.edit_token);
     follow(created.edit_id);
@@ -582,13 +573,19 @@ function renderChain() {
     button.dataset.uuid = view.uuid;
     button.dataset.status = view.status;
     // A step without a result says why.
-    const stopped = (hasFailed(view) && " (failed)") || (wasCancelled(view) && " (cancelled)") || "";
+    const expired = view.status === "expired";
+    const stopped =
+      (hasFailed(view) && " (failed)") ||
+      (wasCancelled(view) && " (cancelled)") ||
+      (expired && " (images removed)") ||
+      "";
     button.setAttribute("aria-label", `Step ${view.chain_position}: ${view.prompt}${stopped}`);
     button.title = `${view.prompt}${stopped}`;
     const img = document.createElement("img");
     img.alt = "";
     img.loading = "lazy";
-    img.src = view.edited_image_url ?? view.original_image_url;
+    const picture = view.edited_image_url ?? view.original_image_url;
+    if (picture) img.src = picture;
     const label = document.createElement("span");
     label.textContent = `${view.chain_position}${stopped ? " ✕" : ""}`;
     label.setAttribute("aria-hidden", "true");

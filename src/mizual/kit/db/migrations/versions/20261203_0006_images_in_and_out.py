@@ -1,5 +1,4 @@
-"""Images in and out: the output format asked for, the stored result's description, and when
-an edit's images were removed (deletion, retention).
+"""Images in and out: output format, the stored result's description, images' removal.
 
 Revision ID: 0006
 Revises: 0005
