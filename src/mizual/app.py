@@ -69,7 +69,7 @@ def create_app(settings: Settings, *, role: Role = Role.EMBEDDED) -> FastAPI:
         retention = (
             Periodic(
                 "image-retention-sweep",
-                runtime.edits.expire_old_images,
+                runtime.removal.expire_old_images,
                 every_seconds=settings.sweep_interval_seconds,
             ).start()
             if settings.image_retention_hours > 0

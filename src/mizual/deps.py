@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from mizual.edits.events import EditEvents
+from mizual.edits.removal import EditRemoval
 from mizual.edits.service import EditService
 from mizual.edits.status import EditStatusStore
 from mizual.errors import NotFound, Unauthorized
@@ -42,6 +43,7 @@ def _part_of_runtime(pick: Callable[[Runtime], object]) -> Any:
 # For the operational routes, which read several of the process's parts (engine, queue, cache).
 RuntimeDep = Annotated[Runtime, Depends(_runtime)]
 EditsDep = Annotated[EditService, _part_of_runtime(lambda runtime: runtime.edits)]
+RemovalDep = Annotated[EditRemoval, _part_of_runtime(lambda runtime: runtime.removal)]
 EditStatusDep = Annotated[EditStatusStore, _part_of_runtime(lambda runtime: runtime.edit_status)]
 EventsDep = Annotated[EditEvents, _part_of_runtime(lambda runtime: runtime.events)]
 FeedbackDep = Annotated[FeedbackService, _part_of_runtime(lambda runtime: runtime.feedback)]

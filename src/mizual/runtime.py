@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from mizual.edits.events import EditEvents
 from mizual.edits.pipeline import Pipeline
+from mizual.edits.removal import EditRemoval
 from mizual.edits.repository import EditRepository
 from mizual.edits.service import EditService
 from mizual.edits.status import EditStatusStore
@@ -76,6 +77,7 @@ class Runtime:
     pipeline: Pipeline
     queue: JobQueue | None
     edits: EditService
+    removal: EditRemoval
     feedback: FeedbackService
     events: EditEvents
     idempotency: IdempotencyService
@@ -144,6 +146,7 @@ def build_runtime(settings: Settings, *, role: Role) -> Runtime:
         settings=settings, repository=repository, status=status, storage=storage, queue=queue,
         image_fetcher=image_fetcher,
     )  # fmt: skip
+    removal = EditRemoval(settings=settings, repository=repository, status=status, storage=storage)
     feedback = FeedbackService(
         repository=FeedbackRepository(engine, timings),
         edit_status=status,
@@ -157,8 +160,8 @@ def build_runtime(settings: Settings, *, role: Role) -> Runtime:
     return Runtime(
         settings=settings, role=role, engine=engine, timings=timings, storage=storage, cache=cache,
         limiter=limiter, broadcast=broadcast, edit_status=status, editor=editor, enhancer=enhancer,
-        pipeline=pipeline, queue=queue, edits=edits, feedback=feedback, events=events,
-        idempotency=idempotency, webhooks=webhooks, image_fetcher=image_fetcher,
+        pipeline=pipeline, queue=queue, edits=edits, removal=removal, feedback=feedback,
+        events=events, idempotency=idempotency, webhooks=webhooks, image_fetcher=image_fetcher,
     )  # fmt: skip
 
 

@@ -89,7 +89,7 @@ class Recovery:
             self._rounds.append(
                 Periodic(
                     "image-retention-sweep",
-                    lambda: self._runtime().edits.expire_old_images(),
+                    lambda: self._runtime().removal.expire_old_images(),
                     every_seconds=self._settings.sweep_interval_seconds,
                 ).start()
             )

@@ -69,7 +69,7 @@ def purge(older_than: OlderThanOption, dry_run: DryRunOption = False) -> None:
     configure_logging(settings)
     runtime = build_runtime(settings, role=Role.WORKER)
     try:
-        expiry = runtime.edits.purge(older_than=age, dry_run=dry_run)
+        expiry = runtime.removal.purge(older_than=age, dry_run=dry_run)
     finally:
         runtime.close()
     if dry_run:

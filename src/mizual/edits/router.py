@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from mizual.cleaning import parse_edit_id
-from mizual.deps import EditsDep, EditStatusDep, EventsDep, rate_limit
+from mizual.deps import EditsDep, EditStatusDep, EventsDep, RemovalDep, rate_limit
 from mizual.edits.budget import SubmissionBudget, SubmissionRoute
 from mizual.edits.schemas import (
     ChainView,
@@ -163,7 +163,7 @@ def edit_chain(edit_uuid: str, edits: EditsDep) -> JSONResponse:
 )
 def delete_edit(
     edit_uuid: str,
-    edits: EditsDep,
+    removal: RemovalDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(EDIT_BEARER)],
     cascade: Annotated[
         bool,
@@ -173,5 +173,7 @@ def delete_edit(
     """Delete an edit: its original (unless it is its parent's result), its result, its prompt
     and feedback. A pending or processing edit is cancelled first. From then on the edit
     answers 410 and its image URLs serve nothing."""
-    edits.delete(edit_uuid, token=credentials.credentials if credentials else None, cascade=cascade)
+    removal.delete(
+        edit_uuid, token=credentials.credentials if credentials else None, cascade=cascade
+    )
     return Response(status_code=204)
