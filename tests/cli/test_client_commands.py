@@ -115,6 +115,22 @@ def test_output_option_names_the_file(server: MizualServer, tmp_path: Path) -> N
     assert target.read_bytes()[:3] == b"\xff\xd8\xff"
 
 
+def test_format_option_asks_for_an_avif_result_and_names_the_file_for_it(
+    server: MizualServer, tmp_path: Path
+) -> None:
+    photo = tmp_path / "beach.jpg"
+    photo.write_bytes(jpeg_bytes(96, 64))
+    result = mizual(
+        "edit", str(photo), "make it brighter", "--format", "AVIF", "--server", server.url
+    )
+    assert result.returncode == 0, result.stderr
+    saved = tmp_path / "beach.edited.avif"
+    assert f"Saved {saved}" in result.stdout
+    decoded = pyvips.Image.new_from_file(str(saved))
+    assert (decoded.width, decoded.height) == (96, 64)
+    assert decoded.get("vips-loader").startswith("heif")
+
+
 def test_edit_the_offline_editor_refuses_fails_with_its_reason(
     server: MizualServer, tmp_path: Path
 ) -> None:

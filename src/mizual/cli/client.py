@@ -35,6 +35,7 @@ EXTENSIONS = {
     "image/jpeg": ".jpg",
     "image/png": ".png",
     "image/webp": ".webp",
+    "image/avif": ".avif",
     "image/tiff": ".tif",
     "image/bmp": ".bmp",
 }
@@ -210,6 +211,7 @@ class MizualClient:
         *,
         parent: str | None = None,
         filename: str = "photo",
+        output_format: str | None = None,
     ) -> Submission:
         """Without an image, the parent's result is edited (a chain's next step). Sent as a
         multipart/form-data form: the photo's bytes as they are, not a third larger in base64."""
@@ -220,6 +222,8 @@ class MizualClient:
             fields.append(("image", (filename, image, "application/octet-stream")))
         if parent is not None:
             fields.append(("parent_edit_uuid", (None, parent)))
+        if output_format is not None:
+            fields.append(("output_format", (None, output_format)))
         # httpx writes a form of text fields only as urlencoded unless they are given as files.
         answer = self._json("POST", "/edit-image/", files=fields)
         token = answer.get("edit_token")

@@ -111,7 +111,16 @@ def edit(
             "-o",
             metavar="FILE",
             help="Where to save the result (default: PHOTO.edited.jpg, or <edit id>.jpg with "
-            "--parent alone; .png when the result is a PNG)",
+            "--parent alone; .png, .webp or .avif when the result is one)",
+            show_default=False,
+        ),
+    ] = None,
+    output_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            metavar="FORMAT",
+            help="The result's format: jpeg (the server's default), png, webp or avif",
             show_default=False,
         ),
     ] = None,
@@ -132,7 +141,11 @@ def edit(
         # A chain step continues from the parent's result, whatever PHOTO is.
         image = read_photo(photo) if parent is None and photo is not None else None
         submission = client.submit(
-            image, prompt, parent=parent, filename=photo.name if photo is not None else "photo"
+            image,
+            prompt,
+            parent=parent,
+            filename=photo.name if photo is not None else "photo",
+            output_format=output_format.lower() if output_format else None,
         )
         edit_id = submission.edit_id
         cancelling.keep_token(server=server, submission=submission)
