@@ -3,10 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# What `make serve` needs: Mizual and its runtime dependencies, none of the development tools.
+RUNTIME_STAMP := $(VENV)/.installed-runtime
 
 .PHONY: serve install test test-faults lint format clean browser image stack-test actionlint
 
-serve: $(STAMP)
+serve: $(RUNTIME_STAMP)
 	$(BIN)/mizual serve
 
 install: $(STAMP)
@@ -17,13 +19,20 @@ OPENAPI_CLIENT := openapi-python-client>=0.29,<0.30
 OPENAPI_VENV := $(VENV)/openapi-client
 
 # Reinstalls only when pyproject.toml (or this file) changes, so later runs start at once.
+# The first `make serve` of a fresh clone installs the runtime alone (bench/RESULTS.md: time to
+# healthy); `make test` and `make lint` add the development tools.
+$(RUNTIME_STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUNTIME_STAMP)
+
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	test -x $(OPENAPI_VENV)/bin/python || $(BIN)/python -m venv $(OPENAPI_VENV)
 	$(OPENAPI_VENV)/bin/python -m pip install --quiet '$(OPENAPI_CLIENT)'
-	touch $(STAMP)
+	touch $(STAMP) $(RUNTIME_STAMP)
 
 # Everything but the fault-injection and fuzzing suites, which `make test-faults` runs (CI runs
 # both; plain `pytest` runs everything).

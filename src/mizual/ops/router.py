@@ -9,7 +9,7 @@ import logging
 import mimetypes
 import platform
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse
@@ -18,13 +18,17 @@ from mizual import __version__
 from mizual.deps import RuntimeDep, rate_limit
 from mizual.errors import Forbidden, NotFound, RateLimited
 from mizual.errors.openapi import error_responses
-from mizual.kit.queue.celery import CeleryQueue
+from mizual.kit.queue.base import JobQueue
+from mizual.kit.queue.inprocess import InProcessQueue
 from mizual.kit.storage.base import ObjectNotFound
 from mizual.kit.storage.local import IMAGES_ROUTE, LocalStorage
 from mizual.ops.repository import ping
 from mizual.ops.schemas import CeleryHealthReport, HealthReport, VersionInfo
 from mizual.ratelimits import RULES
 from mizual.settings import Settings
+
+if TYPE_CHECKING:
+    from mizual.kit.queue.celery import CeleryQueue
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["ops"])
@@ -96,8 +100,8 @@ def health(request: Request, runtime: RuntimeDep) -> JSONResponse:
 )
 def celery_health(runtime: RuntimeDep) -> JSONResponse:
     """Distributed mode: do Celery workers answer? 503 when none does or the broker is down."""
-    queue = runtime.queue
-    if not isinstance(queue, CeleryQueue):
+    queue = _celery_queue(runtime.queue)
+    if queue is None:
         return JSONResponse(
             {
                 "status": "healthy",
@@ -190,3 +194,13 @@ def _enhancement(settings: Settings) -> str:
     if settings.resolved_llm_api_key is None:
         return "off (no LLM key)"
     return f"{settings.llm_provider.value} ({settings.resolved_llm_model})"
+
+
+def _celery_queue(queue: JobQueue | None) -> CeleryQueue | None:
+    """The queue of a distributed API process; None in embedded mode, whose process never
+    imports Celery (nor does this)."""
+    if queue is None or isinstance(queue, InProcessQueue):
+        return None
+    from mizual.kit.queue.celery import CeleryQueue
+
+    return queue if isinstance(queue, CeleryQueue) else None

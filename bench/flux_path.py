@@ -1,0 +1,101 @@
+"""The FLUX path as users pay it: submit → completed through `EDIT_PROVIDER=flux` against the
+fake BFL of tests/fakes with zero delay (`slow-ready-0`: Ready at the first poll), distributed
+mode, 1 MP JPEG, one edit at a time; minus the fake's own time for the same three calls (submit,
+poll, download) made straight from here. What is left is Mizual's: input encoding, the queue,
+database writes, the BFL client, decode and re-encode, the S3 uploads.
+
+    python bench/flux_path.py [--edits 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.common import (  # noqa: E402
+    Distributed,
+    ensure_services,
+    percentile,
+    photo_1mp,
+    started,
+    submit,
+    wait_all,
+    when,
+)
+from tests.fakes.bfl import create_app  # noqa: E402
+from tests.fakes.runner import FakeServer  # noqa: E402
+from tests.support import S3Server  # noqa: E402
+
+INSTANT = "slow-ready-0"
+
+
+def fake_alone(url: str, image: bytes, runs: int) -> list[float]:
+    """Milliseconds of submit + one poll + the download, asked of the fake directly."""
+    body = {"prompt": "flip it", "input_image": base64.b64encode(image).decode()}
+    took = []
+    with httpx.Client(timeout=30, headers={"x-key": INSTANT}) as client:
+        for _ in range(runs):
+            started = time.perf_counter()
+            task = client.post(f"{url}/v1/flux-kontext-pro", json=body).json()
+            sample = client.get(task["polling_url"]).json()["result"]["sample"]
+            client.get(sample).raise_for_status()
+            took.append((time.perf_counter() - started) * 1000)
+    return took
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--edits", type=int, default=30)
+    args = parser.parse_args()
+    ensure_services()
+    image = photo_1mp()
+    env = {
+        "EDIT_PROVIDER": "flux",
+        "BFL_API_KEY": INSTANT,
+        "ENABLE_PROMPT_ENHANCEMENT": "false",
+    }
+    with FakeServer(create_app()).start() as bfl, tempfile.TemporaryDirectory() as temporary:
+        s3 = S3Server(Path(temporary)).start()
+        try:
+            fake = fake_alone(bfl.url, image, args.edits)
+            stack = Distributed(Path(temporary), s3, {**env, "BFL_API_URL": bfl.url})
+            with started(stack):
+                stack.workers(1, 1)
+                totals, stages = [], []
+                with stack.client() as client:
+                    wait_all(client, [submit(client, image) for _ in range(3)])  # warm-up
+                    for _ in range(args.edits):
+                        (status,) = wait_all(client, [submit(client, image)])
+                        finished = when(status, "finished_at") - when(status, "created_at")
+                        totals.append(finished * 1000)
+                        stages.append(status["stage_timings_ms"])
+        finally:
+            s3.stop()
+    fake_p50 = statistics.median(fake)
+    beyond = [total - fake_p50 for total in totals]
+    print(f"fake BFL alone (submit + poll + download): p50 {fake_p50:.1f} ms")
+    print(
+        f"submit → completed: p50 {statistics.median(totals):.1f} ms, "
+        f"p95 {percentile(totals, 0.95):.1f} ms"
+    )
+    print(
+        f"beyond the fake's own time: p50 {statistics.median(beyond):.1f} ms, "
+        f"p95 {percentile(beyond, 0.95):.1f} ms, min {min(beyond):.1f}, max {max(beyond):.1f}"
+    )
+    for name in stages[0]:
+        print(f"  {name}: {statistics.median(s.get(name, 0.0) for s in stages):.1f} ms (median)")
+
+
+if __name__ == "__main__":
+    main()
