@@ -131,6 +131,35 @@ def running_distributed_stack(
         redis.Redis.from_url(redis_url).flushdb()
 
 
+@contextmanager
+def stack_of_its_own(
+    request: pytest.FixtureRequest,
+    folder: Path,
+    *,
+    env: dict[str, str],
+    redis_db: int,
+) -> Iterator[Stack]:
+    """For a module whose settings differ from the suite's: the stack of `request.param`
+    (embedded: `mizual serve`; distributed: `mizual api` and one worker, on Redis database
+    `redis_db`), with `env`."""
+    if request.param == "embedded":
+        api = MizualServer(folder, env).start()
+        try:
+            yield Stack("embedded", api, api.env)
+        finally:
+            api.stop()
+        return
+    with running_distributed_stack(
+        folder,
+        postgres_url=request.getfixturevalue("postgres_url"),
+        redis_url=f"{request.getfixturevalue('redis_server_url')}/{redis_db}",
+        s3_server=request.getfixturevalue("s3_server"),
+        env=env,
+        workers=1,
+    ) as stack:
+        yield stack
+
+
 @pytest.fixture(scope="session")
 def distributed_stack(
     tmp_path_factory: pytest.TempPathFactory,

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from tests.conftest import FLUX_STACK_REDIS_DB
-from tests.contract.conftest import ADMIN_TOKEN, STACK_ENV, Stack, running_distributed_stack
+from tests.contract.conftest import ADMIN_TOKEN, STACK_ENV, Stack, stack_of_its_own
 from tests.fakes.bfl import create_app as create_fake_bfl
 from tests.fakes.runner import FakeServer
 from tests.observability.test_metrics import Scrape
@@ -130,20 +130,11 @@ def flux_stack(
     tmp_path_factory: pytest.TempPathFactory,
     fake_bfl: FakeServer,
 ) -> Iterator[Stack]:
-    folder: Path = tmp_path_factory.mktemp(f"cancel-{request.param}")
-    env = {**ONE_AT_A_TIME, "BFL_API_URL": fake_bfl.url}
-    if request.param == "embedded":
-        api = MizualServer(folder, env).start()
-        yield Stack("embedded", api, api.env)
-        api.stop()
-        return
-    with running_distributed_stack(
-        folder,
-        postgres_url=request.getfixturevalue("postgres_url"),
-        redis_url=f"{request.getfixturevalue('redis_server_url')}/{FLUX_STACK_REDIS_DB}",
-        s3_server=request.getfixturevalue("s3_server"),
-        env=env,
-        workers=1,
+    with stack_of_its_own(
+        request,
+        tmp_path_factory.mktemp(f"cancel-{request.param}"),
+        env={**ONE_AT_A_TIME, "BFL_API_URL": fake_bfl.url},
+        redis_db=FLUX_STACK_REDIS_DB,
     ) as stack:
         yield stack
 

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import FLUX_STACK_REDIS_DB
-from tests.contract.conftest import STACK_ENV, Stack, running_distributed_stack
+from tests.contract.conftest import STACK_ENV, Stack, stack_of_its_own
 from tests.contract.test_delete import (
     assert_gone,
     assert_not_served,
@@ -42,20 +42,12 @@ EXPIRING = {
 def expiring_stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
-    folder: Path = tmp_path_factory.mktemp(f"retention-{request.param}")
-    if request.param == "embedded":
-        api = MizualServer(folder, EXPIRING).start()
-        yield Stack("embedded", api, api.env)
-        api.stop()
-        return
     # The Redis database of test_cancel's FLUX stack, which is stopped and emptied by now.
-    with running_distributed_stack(
-        folder,
-        postgres_url=request.getfixturevalue("postgres_url"),
-        redis_url=f"{request.getfixturevalue('redis_server_url')}/{FLUX_STACK_REDIS_DB}",
-        s3_server=request.getfixturevalue("s3_server"),
+    with stack_of_its_own(
+        request,
+        tmp_path_factory.mktemp(f"retention-{request.param}"),
         env=EXPIRING,
-        workers=1,
+        redis_db=FLUX_STACK_REDIS_DB,
     ) as stack:
         yield stack
 
