@@ -121,6 +121,12 @@ def test_a_second_sigterm_to_the_supervisor_cuts_the_drain_short(
     server = MizualServer(tmp_path / "api", env, command="api").start(timeout=60)
     try:
         assert server.process is not None
+        # `start` saw one child answer; a child still starting when the signal comes shuts down
+        # at once instead of draining (it has served nothing): wait until both have started.
+        deadline = time.monotonic() + 30
+        while server.log().count("Application startup complete") < 2:
+            assert time.monotonic() < deadline, server.log()
+            time.sleep(0.1)
         server.process.send_signal(signal.SIGTERM)
         # Both children must have handled the first SIGTERM (a 503 proves it of one only):
         # two signals that reach a child before its handler has run are one to Python.
