@@ -118,6 +118,20 @@ def one_run(folder: Path, *, commit: str, cold: bool) -> tuple[float, float]:
         make.wait(timeout=60)
 
 
+def measure(
+    *, runs: int, commit: str = "HEAD", cold: bool = False
+) -> tuple[list[float], list[float]]:
+    """Seconds to healthy and RSS (MB) after 5 edits, one of each per run."""
+    times, memory = [], []
+    for run in range(runs):
+        with tempfile.TemporaryDirectory() as temporary:
+            healthy, rss = one_run(Path(temporary), commit=commit, cold=cold)
+        times.append(healthy)
+        memory.append(rss)
+        print(f"run {run + 1}: healthy after {healthy:.1f} s, RSS after 5 edits {rss:.0f} MB")
+    return times, memory
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -130,13 +144,7 @@ def main() -> None:
         capture_output=True,
         text=True,
     ).stdout.strip()
-    times, memory = [], []
-    for run in range(args.runs):
-        with tempfile.TemporaryDirectory() as temporary:
-            healthy, rss = one_run(Path(temporary), commit=commit, cold=args.no_cache)
-        times.append(healthy)
-        memory.append(rss)
-        print(f"run {run + 1}: healthy after {healthy:.1f} s, RSS after 5 edits {rss:.0f} MB")
+    times, memory = measure(runs=args.runs, commit=commit, cold=args.no_cache)
     print(
         f"{commit}: healthy min/median/max {min(times):.1f} / {statistics.median(times):.1f} / "
         f"{max(times):.1f} s; RSS {min(memory):.0f} / {statistics.median(memory):.0f} / "

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -54,10 +55,9 @@ def fake_alone(url: str, image: bytes, runs: int) -> list[float]:
     return took
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--edits", type=int, default=30)
-    args = parser.parse_args()
+def measure(edits: int = 30) -> dict[str, Any]:
+    """Per edit: submit → completed (`totals`) and that minus the fake's own p50 (`beyond`), in
+    ms; `fake` the fake's own times; `stages` each edit's stage timings."""
     ensure_services()
     image = photo_1mp()
     env = {
@@ -68,14 +68,14 @@ def main() -> None:
     with FakeServer(create_app()).start() as bfl, tempfile.TemporaryDirectory() as temporary:
         s3 = S3Server(Path(temporary)).start()
         try:
-            fake = fake_alone(bfl.url, image, args.edits)
+            fake = fake_alone(bfl.url, image, edits)
             stack = Distributed(Path(temporary), s3, {**env, "BFL_API_URL": bfl.url})
             with started(stack):
                 stack.workers(1, 1)
                 totals, stages = [], []
                 with stack.client() as client:
                     wait_all(client, [submit(client, image) for _ in range(3)])  # warm-up
-                    for _ in range(args.edits):
+                    for _ in range(edits):
                         (status,) = wait_all(client, [submit(client, image)])
                         finished = when(status, "finished_at") - when(status, "created_at")
                         totals.append(finished * 1000)
@@ -83,7 +83,21 @@ def main() -> None:
         finally:
             s3.stop()
     fake_p50 = statistics.median(fake)
-    beyond = [total - fake_p50 for total in totals]
+    return {
+        "totals": totals,
+        "fake": fake,
+        "beyond": [total - fake_p50 for total in totals],
+        "stages": stages,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--edits", type=int, default=30)
+    args = parser.parse_args()
+    result = measure(args.edits)
+    totals, beyond, stages = result["totals"], result["beyond"], result["stages"]
+    fake_p50 = statistics.median(result["fake"])
     print(f"fake BFL alone (submit + poll + download): p50 {fake_p50:.1f} ms")
     print(
         f"submit → completed: p50 {statistics.median(totals):.1f} ms, "

@@ -10,8 +10,10 @@ from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import Receive, Scope, Send
 
 from mizual import __version__, docs_ui, web
+from mizual.edits.polls import StatusPolls
 from mizual.edits.router import router as edits_router
 from mizual.errors.handlers import install_error_handlers
 from mizual.feedback.router import router as feedback_router
@@ -99,7 +101,7 @@ def create_app(settings: Settings, *, role: Role = Role.EMBEDDED) -> FastAPI:
             await runtime.close_loop_clients()
             runtime.close()
 
-    app = FastAPI(
+    app = MizualApp(
         title="Mizual",
         version=__version__,
         description="Edit images with natural-language prompts. Submit with `POST /edit-image/`, "
@@ -132,8 +134,21 @@ def create_app(settings: Settings, *, role: Role = Role.EMBEDDED) -> FastAPI:
     )
     # Outside the body limit, so that refusals (413 as well as 429) carry the CORS headers a
     # browser needs to let the page read their message.
-    app.add_middleware(CORSMiddleware, **settings.cors_policy.middleware_options())
+    cors_options = settings.cors_policy.middleware_options()
+    app.add_middleware(CORSMiddleware, **cors_options)
+    app.polls = StatusPolls(state=app.state, cors=CORSMiddleware(app, **cors_options))
     return app
+
+
+class MizualApp(FastAPI):
+    """FastAPI, with the status polls' lean path (`edits.polls`) asked before the middleware."""
+
+    polls: StatusPolls | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.polls is not None and await self.polls.answered(scope, send):
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app_from_env() -> FastAPI:

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from mizual.edits.events import EditEvents
+from mizual.edits.polls import REFUSAL, SPENT_RULE
 from mizual.edits.removal import EditRemoval
 from mizual.edits.service import EditService
 from mizual.edits.status import EditStatusStore
@@ -76,6 +77,12 @@ def rate_limit(rule: LimitRule) -> Any:
     none is left)."""
 
     async def spend(request: Request) -> None:
+        # `edits.polls` may have spent this request already, or met its refusal.
+        refusal = request.scope.get(REFUSAL)
+        if refusal is not None:
+            raise refusal
+        if request.scope.get(SPENT_RULE) == rule.name:
+            return
         await get_runtime(request).limiter.ahit(rules_of(request)[rule], client_ip(request))
 
     return Depends(spend)

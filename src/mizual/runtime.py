@@ -30,6 +30,7 @@ from mizual.kit.cache import Cache, MemoryCache
 from mizual.kit.db.engine import build_engine
 from mizual.kit.db.timing import OperationTimings
 from mizual.kit.imagefetch import ImageFetcher
+from mizual.kit.limitedread import LimitedRead
 from mizual.kit.queue.base import JobQueue
 from mizual.kit.queue.inprocess import InProcessQueue
 from mizual.kit.ratelimit import RateLimiter
@@ -68,6 +69,8 @@ class Runtime:
     storage: Storage
     cache: Cache
     limiter: RateLimiter
+    # The status poll's allowance and cached view in one step (`edits.polls`).
+    limited_read: LimitedRead
     broadcast: Broadcast
     edit_status: EditStatusStore
     editor: EditingProvider
@@ -157,7 +160,8 @@ def build_runtime(settings: Settings, *, role: Role) -> Runtime:
     idempotency = IdempotencyService(repository=IdempotencyRepository(engine, timings))
     return Runtime(
         settings=settings, role=role, engine=engine, timings=timings, storage=storage, cache=cache,
-        limiter=limiter, broadcast=broadcast, edit_status=status, editor=editor, enhancer=enhancer,
+        limiter=limiter, limited_read=LimitedRead(limiter, cache), broadcast=broadcast,
+        edit_status=status, editor=editor, enhancer=enhancer,
         pipeline=pipeline, queue=queue, edits=edits, removal=removal, feedback=feedback,
         events=events, idempotency=idempotency, webhooks=webhooks, image_fetcher=image_fetcher,
     )  # fmt: skip

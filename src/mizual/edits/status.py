@@ -82,6 +82,10 @@ class EditStatusStore:
             return _unless_deleted(cached)
         return await to_thread.run_sync(self._load, edit_uuid)
 
+    def status_key(self, edit_uuid: UUID) -> str:
+        """The cache key of the edit's status view (read by `edits.polls` in its own way)."""
+        return self._status_key(edit_uuid)
+
     def record(self, edit_uuid: UUID) -> EditRecord:
         """The edit as stored: NotFound if there is none, Gone if it was deleted."""
         record = self.repository.get(edit_uuid)
@@ -258,6 +262,16 @@ def _unless_deleted(view: View) -> View:
     if _is_deleted(view):
         raise _gone(UUID(str(view["uuid"])))
     return view
+
+
+def servable(payload: bytes) -> bool:
+    """Whether a cached status, as JSON text, may be sent to a poll as it is: a view (not the
+    changing marker, a JSON string) of an edit not deleted (`read` answers that with 410).
+    Inside a JSON string a quote is escaped, so a prompt cannot spell the deleted status."""
+    return payload.startswith(b"{") and _DELETED_JSON not in payload
+
+
+_DELETED_JSON = f'"status":"{EditStatus.DELETED.value}"'.encode()
 
 
 def _as_view(cached: Any) -> View | None:

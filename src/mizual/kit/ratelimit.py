@@ -54,6 +54,8 @@ class RateLimiter:
     ) -> None:
         """`on_refusal(rule name)` is called for every request refused (to count them)."""
         self._on_refusal = on_refusal
+        self.storage_uri = storage_uri
+        self._key_prefix = key_prefix
         options: dict[str, Any] = {"key_prefix": key_prefix}
         self._async_pool: redis.asyncio.ConnectionPool | None = None
         self._async_strategy: AsyncMovingWindowRateLimiter | None = None
@@ -96,12 +98,28 @@ class RateLimiter:
             self._warn(exc)
             return
         if not allowed:
-            try:
-                stats = await strategy.get_window_stats(rule.limit, rule.name, client)
-            except Exception as exc:
-                self._warn(exc)
-                stats = _UNKNOWN_WINDOW
-            raise self._refused(rule, stats)
+            raise await self.arefusal(rule, client)
+
+    async def arefusal(self, rule: Rule, client: str) -> RateLimited:
+        """The 429 for a request the rule refused: when the client's window frees up."""
+        if self._async_strategy is None:
+            return self._refusal(rule, client)
+        try:
+            stats = await self._async_strategy.get_window_stats(rule.limit, rule.name, client)
+        except Exception as exc:
+            self._warn(exc)
+            stats = _UNKNOWN_WINDOW
+        return self._refused(rule, stats)
+
+    def store_key(self, rule: Rule, client: str) -> str:
+        """The key of the client's moving window under the rule, as `limits` names it in Redis:
+        a list of request timestamps, newest first (`refund` and `kit.limitedread` rely on
+        that; tests/test_rate_limits.py holds `limits` to it)."""
+        return f"{self._key_prefix}:{rule.limit.key_for(rule.name, client)}"
+
+    def warn(self, exc: Exception) -> None:
+        """A store failure met outside this class: logged as this class logs its own."""
+        self._warn(exc)
 
     def spend(self, rule: Rule, client: str) -> None:
         """Count one request, whether or not the rule still allows it (nothing is refused)."""

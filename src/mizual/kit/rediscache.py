@@ -73,6 +73,7 @@ class RedisCache:
         }
         # The run_id of the server this process's connections reach (see the module's text).
         self._server_run = ""
+        self._url = url
         self._client = redis.Redis.from_url(url, redis_connect_func=self._on_connect, **options)
         # For `aget`: connects at its first use, so only on the event loop of an API process.
         self._async_client = redis.asyncio.Redis.from_url(
@@ -95,6 +96,12 @@ class RedisCache:
 
     def _load(self, raw: bytes | str | None) -> Any | None:
         """The value of an entry of this server run; None for a miss or an older run's entry."""
+        payload = self.payload(raw)
+        return None if payload is None else json.loads(payload)
+
+    def payload(self, raw: bytes | str | None) -> bytes | None:
+        """The JSON text of an entry as Redis holds it, if it is of this server run (else None,
+        a miss): what a caller that sends the value on as it is reads instead of the value."""
         if raw is None:
             return None
         if isinstance(raw, str):  # not with this client's options: it answers bytes
@@ -103,7 +110,21 @@ class RedisCache:
         _, _, payload = rest.partition(b"|")
         if not run_id or run_id.decode(errors="replace") != self._server_run:
             return None
-        return json.loads(payload)
+        return payload
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    @property
+    def async_client(self) -> redis.asyncio.Redis:
+        """The event loop's client, for a script that reads an entry in the same round trip as
+        other work (`kit.limitedread`); its entries are read with `payload`."""
+        return self._async_client
+
+    def store_key(self, key: str) -> str:
+        """The Redis key the entry `key` lives under."""
+        return _KEY_PREFIX + key
 
     # Reading -----------------------------------------------------------------------------------
 

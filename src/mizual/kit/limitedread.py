@@ -1,0 +1,123 @@
+"""Spend one request of a rate limit and read one cache entry, in one Redis round trip.
+
+A status poll does both on every request; with the limiter and the cache on the same Redis they
+go in one script, which is the moving-window step of `limits` (the same list, the same
+timestamps, so `RateLimiter.check`, `refund` and the window stats see these requests) followed
+by a GET. In memory both are dictionary look-ups. The entry comes back as the JSON text the
+cache holds, for a caller that sends it on as it is.
+
+Redis trouble is what `RateLimiter` and `RedisCache` make of it: the request is allowed and the
+read is a miss, with a throttled warning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+import redis
+from redis.exceptions import NoScriptError
+
+from mizual.kit.cache import Cache
+from mizual.kit.ratelimit import RateLimiter, Rule
+from mizual.kit.rediscache import RedisCache
+
+# KEYS[1]: the client's moving window (a list of timestamps, newest first), KEYS[2]: the cache
+# entry. ARGV: now, the allowance, the window in seconds. Answers {0} when the window is full,
+# {1} for an allowed request and a missing entry, {1, entry} otherwise. The first half is
+# `limits`' acquire_moving_window.lua for one request.
+_HIT_AND_GET = """
+local timestamp = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local expiry = tonumber(ARGV[3])
+local oldest = redis.call('LINDEX', KEYS[1], limit - 1)
+if oldest and tonumber(oldest) >= timestamp - expiry then
+  return {0}
+end
+redis.call('LPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], 0, limit - 1)
+redis.call('EXPIRE', KEYS[1], expiry)
+local entry = redis.call('GET', KEYS[2])
+if entry then
+  return {1, entry}
+end
+return {1}
+"""
+
+
+_WINDOW_KEYS_KEPT = 10_000
+
+
+class Spent:
+    """The request was counted (and allowed); `payload` is the entry's JSON, None on a miss."""
+
+    __slots__ = ("payload",)
+
+    def __init__(self, payload: bytes | None) -> None:
+        self.payload = payload
+
+
+def _json(value: Any) -> bytes | None:
+    return None if value is None else json.dumps(value, separators=(",", ":")).encode()
+
+
+class LimitedRead:
+    def __init__(self, limiter: RateLimiter, cache: Cache) -> None:
+        self._limiter = limiter
+        self._cache = cache
+        self._redis: RedisCache | None = None
+        if isinstance(cache, RedisCache) and limiter.storage_uri == cache.url:
+            self._redis = cache
+        # Redis names a script by its SHA-1 (EVALSHA): an identifier, not a security measure.
+        self._sha = hashlib.sha1(_HIT_AND_GET.encode(), usedforsecurity=False).hexdigest()
+        # The window's key of each client seen lately: built by `limits` for every request.
+        self._window_keys: dict[tuple[str, str], str] = {}
+
+    async def __call__(self, rule: Rule, client: str, key: str) -> Spent | None:
+        """Spend one request of `rule` for `client` (RateLimited when none is left) and read the
+        cache entry `key`. None when the store failed before counting: nothing was spent."""
+        cache, redis_cache = self._cache, self._redis
+        if redis_cache is None:
+            await self._limiter.ahit(rule, client)
+            if isinstance(cache, RedisCache):
+                return Spent(await _payload_of(cache, key))
+            return Spent(_json(cache.get(key)))
+        limit = rule.limit
+        args = (
+            self._window_key(rule, client),
+            redis_cache.store_key(key),
+            time.time(),
+            limit.amount,
+            limit.get_expiry(),
+        )
+        connection = redis_cache.async_client
+        try:
+            try:
+                answer = await connection.evalsha(self._sha, 2, *args)
+            except NoScriptError:  # a new or restarted server: loaded once, then by its sha
+                self._sha = await connection.script_load(_HIT_AND_GET)
+                answer = await connection.evalsha(self._sha, 2, *args)
+        except redis.RedisError as exc:
+            self._limiter.warn(exc)
+            return None
+        if not answer[0]:
+            raise await self._limiter.arefusal(rule, client)
+        return Spent(redis_cache.payload(answer[1]) if len(answer) > 1 else None)
+
+    def _window_key(self, rule: Rule, client: str) -> str:
+        key = self._window_keys.get((rule.name, client))
+        if key is None:
+            if len(self._window_keys) >= _WINDOW_KEYS_KEPT:
+                self._window_keys.clear()
+            key = self._window_keys[rule.name, client] = self._limiter.store_key(rule, client)
+        return key
+
+
+async def _payload_of(cache: RedisCache, key: str) -> bytes | None:
+    try:
+        raw = await cache.async_client.get(cache.store_key(key))
+    except redis.RedisError:
+        return None  # a miss: the regular read then meets (and reports) the same trouble
+    return cache.payload(raw)
