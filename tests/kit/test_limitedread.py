@@ -10,6 +10,7 @@ import time
 
 import pytest
 import redis
+from starlette.responses import JSONResponse
 
 from mizual.errors import RateLimited
 from mizual.kit.cache import MemoryCache
@@ -19,6 +20,7 @@ from mizual.kit.rediscache import RedisCache
 from tests.support import free_port
 
 RULE = Rule.of("status", "5/minute", "at most 5 status checks a minute")
+ROOMY = Rule.of("status", "50/minute", "at most 50 status checks a minute")
 VIEW = {"uuid": "e1", "status": "processing", "prompt": "warm ünïcode up"}
 
 
@@ -65,17 +67,28 @@ def test_the_entry_comes_back_as_the_json_the_cache_holds(store: str, url: str) 
     read = LimitedRead(limiter, cache)
 
     async def scenario() -> None:
-        spent = await read(RULE, "c", "status:e1")
+        spent = await read(ROOMY, "c", "status:e1")
         assert spent is not None
         assert spent.payload is None
         cache.put_versioned("status:e1", VIEW, version=3, ttl_seconds=30, fill=False)
-        spent = await read(RULE, "c", "status:e1")
+        spent = await read(ROOMY, "c", "status:e1")
         assert spent is not None
         assert spent.payload is not None
         assert json.loads(spent.payload) == VIEW
+        # Byte for byte what Starlette's JSONResponse renders of it (UTF-8, no spaces).
+        assert spent.payload == JSONResponse(VIEW).body
         assert cache.get("status:e1") == VIEW  # read, not taken
+        again = await read(ROOMY, "c", "status:e1")
+        assert again is not None
+        assert again.payload == spent.payload
+        newer = {**VIEW, "status": "completed"}
+        cache.put_versioned("status:e1", newer, version=4, ttl_seconds=30, fill=False)
+        spent = await read(ROOMY, "c", "status:e1")
+        assert spent is not None
+        assert spent.payload is not None
+        assert json.loads(spent.payload) == newer  # a new value is a new JSON text
         cache.set("status:e1", "changing", ttl_seconds=10)
-        spent = await read(RULE, "c", "status:e1")
+        spent = await read(ROOMY, "c", "status:e1")
         assert spent is not None
         assert spent.payload == b'"changing"'
         await closed(limiter, cache)

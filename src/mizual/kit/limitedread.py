@@ -48,6 +48,7 @@ return {1}
 
 
 _WINDOW_KEYS_KEPT = 10_000
+_ENCODED_KEPT = 2_000  # the edits polled lately; each holds one view (about 1 KB)
 
 
 class Spent:
@@ -57,10 +58,6 @@ class Spent:
 
     def __init__(self, payload: bytes | None) -> None:
         self.payload = payload
-
-
-def _json(value: Any) -> bytes | None:
-    return None if value is None else json.dumps(value, separators=(",", ":")).encode()
 
 
 class LimitedRead:
@@ -74,6 +71,8 @@ class LimitedRead:
         self._sha = hashlib.sha1(_HIT_AND_GET.encode(), usedforsecurity=False).hexdigest()
         # The window's key of each client seen lately: built by `limits` for every request.
         self._window_keys: dict[tuple[str, str], str] = {}
+        # In memory: each entry's value and its JSON, for as long as the cache holds that value.
+        self._encoded: dict[str, tuple[Any, bytes]] = {}
 
     async def __call__(self, rule: Rule, client: str, key: str) -> Spent | None:
         """Spend one request of `rule` for `client` (RateLimited when none is left) and read the
@@ -83,7 +82,7 @@ class LimitedRead:
             await self._limiter.ahit(rule, client)
             if isinstance(cache, RedisCache):
                 return Spent(await _payload_of(cache, key))
-            return Spent(_json(cache.get(key)))
+            return Spent(self._json_of(key, cache.get(key)))
         limit = rule.limit
         args = (
             self._window_key(rule, client),
@@ -105,6 +104,20 @@ class LimitedRead:
         if not answer[0]:
             raise await self._limiter.arefusal(rule, client)
         return Spent(redis_cache.payload(answer[1]) if len(answer) > 1 else None)
+
+    def _json_of(self, key: str, value: Any) -> bytes | None:
+        """The in-memory cache's value as JSON, encoded once per value: the cache hands out the
+        object it holds until a change replaces it, and the one kept here keeps its identity."""
+        if value is None:
+            return None
+        held = self._encoded.get(key)
+        if held is not None and held[0] is value:
+            return held[1]
+        if len(self._encoded) >= _ENCODED_KEPT:
+            self._encoded.clear()
+        encoded = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        self._encoded[key] = (value, encoded)
+        return encoded
 
     def _window_key(self, rule: Rule, client: str) -> str:
         key = self._window_keys.get((rule.name, client))

@@ -56,7 +56,9 @@ return 1
 
 
 def _dump(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    # As Starlette's JSONResponse renders it (UTF-8, no spaces): a cached status is sent to a
+    # poll as it is stored (`edits.polls`), byte for byte what the route would send.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _run_id(info: Any) -> str:
