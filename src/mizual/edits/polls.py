@@ -28,6 +28,7 @@ from starlette.types import Message, Scope, Send
 from mizual.edits.status import servable
 from mizual.errors import RateLimited
 from mizual.kit.clientip import resolve_client_ip
+from mizual.kit.throttle import ThrottledWarning
 from mizual.ratelimits import RULES
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ class StatusPolls:
     def __init__(self, *, state: State, cors: CORSMiddleware) -> None:
         self._state = state
         self._cors = cors  # its headers, added as the middleware adds them to every answer
+        self._failing = ThrottledWarning(logger)
 
     async def answered(self, scope: Scope, send: Send) -> bool:
         if not (
@@ -71,11 +73,14 @@ class StatusPolls:
 
         try:
             return await self._answer(scope, sending, runtime)
-        except Exception:
+        except Exception as exc:
             if started:
                 raise  # half an answer: only closing the connection ends it
-            # Whatever went wrong here, the route answers instead (and reports it).
-            logger.exception("the status polls' lean path failed; the route answers instead")
+            # Whatever went wrong here, the route answers instead (and reports it); logged at
+            # most every 30 s, since a lasting fault would otherwise log every poll.
+            self._failing.warn(
+                "the status polls' lean path failed, the route answers instead: %r", exc
+            )
             return False
 
     async def _answer(self, scope: Scope, send: Send, runtime: Runtime) -> bool:
