@@ -68,9 +68,9 @@ ADMIN_TOKEN = "fuzz-admin-token"
 # MIZUAL_FUZZ_EXAMPLES=1000 MIZUAL_FUZZ_SEED=7 .venv/bin/pytest tests/test_fuzz_api.py
 MAX_EXAMPLES = int(os.environ.get("MIZUAL_FUZZ_EXAMPLES", "200"))
 SEED = os.environ.get("MIZUAL_FUZZ_SEED")
-# A budget for the whole run, far above its usual time, so a slow CI machine still passes but a
-# hang or a runaway generator does not go unnoticed.
-TIME_BUDGET_SECONDS = 75
+# A hang or a runaway generator is caught by the test's timeout, set far above its usual time
+# (40-80 s on 2 cores): how fast fuzzing runs is not what this test checks.
+HANG_GUARD_SECONDS = 900
 
 
 def _header(response: Response, name: str) -> str:
@@ -261,6 +261,7 @@ def fuzz(
 
 @pytest.mark.slow
 @pytest.mark.fuzz
+@pytest.mark.timeout(HANG_GUARD_SECONDS)
 def test_no_request_gets_a_server_error(
     fuzz_server: MizualServer, api_schema: schemathesis.BaseSchema
 ) -> None:
@@ -302,8 +303,6 @@ def test_no_request_gets_a_server_error(
         n for m in summary.values() for seen in m.values() for k, n in seen.items() if "429" in k
     )
     assert rate_limited < cases / 10, f"{rate_limited} of {cases} cases were rate-limited"
-    if SEED is None:
-        assert elapsed < TIME_BUDGET_SECONDS, f"fuzzing took {elapsed:.0f} s"
 
     # The edits the fuzzer got accepted (random prompts on real images) all end, as completed
     # or failed with a message for the user.

@@ -23,7 +23,6 @@ _MIN_SECRET_CHARS = 6
 _NOISY = (
     "PIL",
     "alembic.runtime.migration",
-    "httpx",
     "httpcore",
     "botocore",
     "boto3",
@@ -37,6 +36,9 @@ def configure_logging(settings: Settings) -> None:
     logging.basicConfig(level=level, format=LOG_FORMAT)
     for noisy in _NOISY:
         logging.getLogger(noisy).setLevel(max(logging.INFO, level))
+    # httpx says at INFO every request it sent: each bucket call and each BFL poll (up to ten a
+    # second per task), a line apiece. Its warnings still show.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, level))
     # libvips says at INFO what each thread pool did ("VIPS: threadpool completed with 2
     # workers"), a line per image: shown only when debugging.
     logging.getLogger("pyvips").setLevel(

@@ -11,12 +11,12 @@ import logging
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from mizual.edits.events import EditEvents
-from mizual.edits.pipeline import Pipeline
 from mizual.edits.removal import EditRemoval
 from mizual.edits.repository import EditRepository
 from mizual.edits.service import EditService
@@ -40,14 +40,13 @@ from mizual.kit.storage.base import Storage
 from mizual.kit.storage.local import LocalStorage
 from mizual.kit.urlsigning import UrlSigner, load_or_create_key
 from mizual.observability import metrics, multiprocess
-from mizual.providers.editing.base import EditingProvider
-from mizual.providers.editing.factory import build_editing_provider
-from mizual.providers.prompting.base import PromptEnhancer
-from mizual.providers.prompting.factory import build_prompt_enhancer
 from mizual.settings import Settings
 from mizual.webhooks.outbox import DeliveryWork, WebhookOutbox
 from mizual.webhooks.repository import WebhookRepository
 from mizual.webhooks.sender import WebhookSender
+
+if TYPE_CHECKING:
+    from mizual.edits.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -73,9 +72,9 @@ class Runtime:
     limited_read: LimitedRead
     broadcast: Broadcast
     edit_status: EditStatusStore
-    editor: EditingProvider
-    enhancer: PromptEnhancer
-    pipeline: Pipeline
+    # The editor, the prompt enhancer and the stages that use them; None in `mizual api`, which
+    # hands every edit to a worker (and so never imports an editor: about 8 MB).
+    pipeline: Pipeline | None
     queue: JobQueue | None
     edits: EditService
     removal: EditRemoval
@@ -92,6 +91,7 @@ class Runtime:
         that loop, before `close`."""
         await self.cache.aclose()
         await self.limiter.aclose()
+        await self.limited_read.aclose()
 
     def close(self) -> None:
         if self.image_fetcher is not None:
@@ -100,10 +100,11 @@ class Runtime:
             self.webhooks.close()
         if self.queue is not None:
             self.queue.close()
-        self.pipeline.close()
+        if self.pipeline is not None:
+            self.pipeline.close()
+            self.pipeline.editor.close()
+            self.pipeline.enhancer.close()
         self.broadcast.close()
-        self.editor.close()
-        self.enhancer.close()
         self.cache.close()
         self.storage.close()
         self.engine.dispose()
@@ -137,10 +138,9 @@ def build_runtime(settings: Settings, *, role: Role) -> Runtime:
     webhooks = build_webhook_sender(
         settings, repository=webhook_repository, work=webhook_work, status=status
     )
-    editor, enhancer = build_editing_provider(settings), build_prompt_enhancer(settings)
-    pipeline = Pipeline(
-        settings=settings, status=status, storage=storage, editor=editor, enhancer=enhancer
-    )
+    pipeline = None
+    if role is not Role.API:
+        pipeline = build_pipeline(settings, status=status, storage=storage)
     queue = build_queue(settings, role=role, pipeline=pipeline)
     image_fetcher = None if role is Role.WORKER else build_image_fetcher(settings)
     edits = EditService(
@@ -161,9 +161,9 @@ def build_runtime(settings: Settings, *, role: Role) -> Runtime:
     return Runtime(
         settings=settings, role=role, engine=engine, timings=timings, storage=storage, cache=cache,
         limiter=limiter, limited_read=LimitedRead(limiter, cache), broadcast=broadcast,
-        edit_status=status, editor=editor, enhancer=enhancer,
-        pipeline=pipeline, queue=queue, edits=edits, removal=removal, feedback=feedback,
-        events=events, idempotency=idempotency, webhooks=webhooks, image_fetcher=image_fetcher,
+        edit_status=status, pipeline=pipeline, queue=queue, edits=edits, removal=removal,
+        feedback=feedback, events=events, idempotency=idempotency, webhooks=webhooks,
+        image_fetcher=image_fetcher,
     )  # fmt: skip
 
 
@@ -200,8 +200,20 @@ def build_image_fetcher(settings: Settings) -> ImageFetcher:
     )
 
 
-def build_queue(settings: Settings, *, role: Role, pipeline: Pipeline) -> JobQueue | None:
+def build_pipeline(settings: Settings, *, status: EditStatusStore, storage: Storage) -> Pipeline:
+    from mizual.edits.pipeline import Pipeline
+    from mizual.providers.editing.factory import build_editing_provider
+    from mizual.providers.prompting.factory import build_prompt_enhancer
+
+    editor, enhancer = build_editing_provider(settings), build_prompt_enhancer(settings)
+    return Pipeline(
+        settings=settings, status=status, storage=storage, editor=editor, enhancer=enhancer
+    )
+
+
+def build_queue(settings: Settings, *, role: Role, pipeline: Pipeline | None) -> JobQueue | None:
     if role is Role.EMBEDDED:
+        assert pipeline is not None
         return InProcessQueue(handler=pipeline.run, max_workers=settings.max_workers)
     if role is Role.API:
         # Imported here: Celery and kombu cost an embedded process memory it never uses.
@@ -217,15 +229,30 @@ def build_storage(settings: Settings) -> Storage:
         return LocalStorage(
             root=root, base_url=settings.base_url, signer=_url_signer(settings, root=root)
         )
-    # Imported here: boto3 and botocore hold about 26 MB that a local-storage process never uses.
+    access_key_id = _reveal(settings.s3_access_key_id)
+    secret_access_key = _reveal(settings.s3_secret_access_key)
+    if access_key_id and secret_access_key:
+        from mizual.kit.storage.s3http import S3HttpStorage
+
+        return S3HttpStorage(
+            bucket=settings.s3_bucket_name,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region_name,
+            access_key_id=access_key_id,
+            secret_access_key=secret_access_key,
+            public_base_url=settings.s3_public_base_url,
+            presign_seconds=settings.s3_presign_seconds,
+        )
+    # Without a key: boto3 finds one (instance role, profile, AWS_* variables). Imported here:
+    # boto3 and botocore hold about 25 MB that no other process loads.
     from mizual.kit.storage.s3 import S3Storage
 
     return S3Storage(
         bucket=settings.s3_bucket_name,
         endpoint_url=settings.s3_endpoint_url,
         region=settings.s3_region_name,
-        access_key_id=_reveal(settings.s3_access_key_id),
-        secret_access_key=_reveal(settings.s3_secret_access_key),
+        access_key_id=access_key_id,
+        secret_access_key=secret_access_key,
         public_base_url=settings.s3_public_base_url,
         presign_seconds=settings.s3_presign_seconds,
     )

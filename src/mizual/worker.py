@@ -41,7 +41,9 @@ def _runtime() -> Runtime:
 
 @app.task(name=PROCESS_EDIT_TASK)  # type: ignore[untyped-decorator]
 def process_edit(edit_id: str) -> None:
-    _runtime().pipeline.run(UUID(edit_id))
+    pipeline = _runtime().pipeline
+    assert pipeline is not None  # a worker's runtime always has one
+    pipeline.run(UUID(edit_id))
 
 
 class Recovery:

@@ -8,7 +8,10 @@ URL that expires. The fake's "edit" turns the input black and white.
 
 `GET /_fake/submissions` counts the submissions (`POST /v1/<model>`, every one that arrived,
 whatever it was answered) by prompt: `{"total": n, "by_prompt": {prompt: count}}`; a test reads
-it to see that no edit started two paid tasks. `POST /_fake/reset` empties it too.
+it to see that no edit started two paid tasks. `GET /_fake/tasks` gives each task's key, the
+seconds after submission at which it became ready (`ready_after`, null for keys without one), at
+which a poll first saw it Ready (`seen_after`, null until then) and how many polls it was asked.
+`POST /_fake/reset` empties both.
 
 The API key picks the scenario:
     anything else            Pending, Pending, then Ready
@@ -25,6 +28,8 @@ The API key picks the scenario:
     slow                     Pending for ever
     slow-ready-<seconds>     Pending until <seconds> after the submission, then Ready (for
                              edits that stay in flight a while, e.g. slow-ready-12)
+    random-ready-<lo>-<hi>   each task Pending until a time drawn uniformly from <lo> to <hi>
+                             seconds after its submission, then Ready (random-ready-2-8)
     expired-result           Ready, but the delivery URL answers 403 (expired signature)
     missing-result           Ready, but the delivery URL answers 404
 """
@@ -33,6 +38,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import random
 import threading
 import time
 import uuid
@@ -60,16 +66,21 @@ NOT_AUTHENTICATED = {"detail": "Not authenticated - Invalid Authentication"}
 
 
 SLOW_READY = "slow-ready-"
+RANDOM_READY = "random-ready-"
 
 
 def _ready_after(key: str) -> float | None:
-    """The seconds a `slow-ready-<seconds>` key's tasks stay Pending; None for other keys."""
-    if not key.startswith(SLOW_READY):
-        return None
+    """The seconds a new task of this key stays Pending (`slow-ready-<s>`, or a draw for
+    `random-ready-<lo>-<hi>`); None for other keys."""
     try:
-        return max(0.0, float(key.removeprefix(SLOW_READY)))
+        if key.startswith(SLOW_READY):
+            return max(0.0, float(key.removeprefix(SLOW_READY)))
+        if key.startswith(RANDOM_READY):
+            low, high = (float(part) for part in key.removeprefix(RANDOM_READY).split("-"))
+            return random.uniform(max(0.0, low), max(low, high))
     except ValueError:
         return None
+    return None
 
 
 class _Task:
@@ -79,6 +90,8 @@ class _Task:
         self.image = image
         self.polls = 0
         self.started = time.time()
+        self.ready_after = _ready_after(key)
+        self.seen_after: float | None = None
 
 
 def create_app() -> FastAPI:
@@ -103,6 +116,19 @@ def create_app() -> FastAPI:
     def submissions() -> dict[str, Any]:
         with lock:
             return {"total": sum(by_prompt.values()), "by_prompt": dict(by_prompt)}
+
+    @app.get("/_fake/tasks")
+    def task_list() -> dict[str, Any]:
+        with lock:
+            return {
+                task_id: {
+                    "key": task.key,
+                    "ready_after": task.ready_after,
+                    "seen_after": task.seen_after,
+                    "polls": task.polls,
+                }
+                for task_id, task in tasks.items()
+            }
 
     @app.post("/v1/{model}")
     async def submit(model: str, request: Request) -> Response:
@@ -170,7 +196,7 @@ def create_app() -> FastAPI:
         if final is not None:
             status, details = final
             return JSONResponse(_result(id, status, details=details))
-        ready_after = _ready_after(task.key)
+        ready_after = task.ready_after
         if ready_after is not None:
             waited = time.time() - task.started
             if waited < ready_after:
@@ -179,6 +205,8 @@ def create_app() -> FastAPI:
         elif task.key == "slow" or task.polls <= PENDING_POLLS:
             progress = min(0.9, 0.3 * task.polls)
             return JSONResponse(_result(id, "Pending", progress=progress))
+        if task.seen_after is None:
+            task.seen_after = time.time() - task.started
         base = str(request.base_url).rstrip("/")
         expires = int(time.time()) + 600
         sample = f"{base}/delivery/{id}.jpg?se={expires}&sig={uuid.uuid4().hex}"

@@ -25,12 +25,14 @@ VIEW = {"uuid": "e1", "status": "processing", "prompt": "warm ünïcode up"}
 
 
 def parts(store: str, url: str) -> tuple[RateLimiter, MemoryCache | RedisCache]:
+    """The limiter and the cache; "redis" reads through the pipelined connection, "redis-pool"
+    through redis-py's pool (as with a Unix socket)."""
     if store == "memory":
         return RateLimiter(key_prefix="t"), MemoryCache()
     return RateLimiter(url, key_prefix="t"), RedisCache(url)
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "redis-pool"])
 def store(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -42,7 +44,7 @@ def url(store: str, request: pytest.FixtureRequest) -> str:
 
 def test_each_call_spends_one_request_of_the_window_limits_keeps(store: str, url: str) -> None:
     limiter, cache = parts(store, url)
-    read = LimitedRead(limiter, cache)
+    read = LimitedRead(limiter, cache, pipelined=store != "redis-pool")
 
     async def scenario() -> None:
         for _ in range(5):
@@ -64,7 +66,7 @@ def test_each_call_spends_one_request_of_the_window_limits_keeps(store: str, url
 
 def test_the_entry_comes_back_as_the_json_the_cache_holds(store: str, url: str) -> None:
     limiter, cache = parts(store, url)
-    read = LimitedRead(limiter, cache)
+    read = LimitedRead(limiter, cache, pipelined=store != "redis-pool")
 
     async def scenario() -> None:
         spent = await read(ROOMY, "c", "status:e1")
@@ -96,9 +98,10 @@ def test_the_entry_comes_back_as_the_json_the_cache_holds(store: str, url: str) 
     asyncio.run(scenario())
 
 
-def test_an_entry_of_an_earlier_redis_run_is_a_miss(redis_url: str) -> None:
+@pytest.mark.parametrize("pipelined", [True, False])
+def test_an_entry_of_an_earlier_redis_run_is_a_miss(redis_url: str, pipelined: bool) -> None:
     limiter, cache = parts("redis", redis_url)
-    read = LimitedRead(limiter, cache)
+    read = LimitedRead(limiter, cache, pipelined=pipelined)
 
     async def scenario() -> None:
         await read(RULE, "c", "status:e1")  # connected: the run is known
@@ -111,13 +114,15 @@ def test_an_entry_of_an_earlier_redis_run_is_a_miss(redis_url: str) -> None:
     asyncio.run(scenario())
 
 
+@pytest.mark.parametrize("pipelined", [True, False])
 def test_redis_unreachable_spends_nothing_and_says_so_with_none(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, pipelined: bool
 ) -> None:
     nowhere = f"redis://127.0.0.1:{free_port()}"
     limiter, cache = parts("redis", nowhere)
+    read = LimitedRead(limiter, cache, pipelined=pipelined)
     started = time.monotonic()
-    assert asyncio.run(LimitedRead(limiter, cache)(RULE, "c", "status:e1")) is None
+    assert asyncio.run(read(RULE, "c", "status:e1")) is None
     assert time.monotonic() - started < 5
     assert "rate-limit store failed" in caplog.text
 

@@ -18,7 +18,8 @@ from sqlalchemy import text
 
 from mizual import __version__
 from mizual.kit.db.engine import build_engine
-from mizual.kit.db.migrate import MIGRATIONS_DIR, upgrade
+from mizual.kit.db.migrate import upgrade
+from mizual.kit.db.startup import MIGRATIONS_DIR
 from mizual.ops.doctor import (
     CheckFailed,
     Status,
@@ -310,10 +311,14 @@ def test_a_schema_behind_fails_and_one_ahead_warns(
     assert report.healthy  # a warning is not a failure: exit status 0
 
 
+@pytest.mark.parametrize("client", ["built-in", "boto3"])
 def test_a_missing_bucket_fails_the_storage_check(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, s3_server: S3Server
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, s3_server: S3Server, client: str
 ) -> None:
     s3 = {key.lower(): value for key, value in s3_server.env("no-such-bucket-here").items()}
+    if client == "boto3":  # no key of Mizual's own: boto3 finds one in AWS_* variables
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3.pop("s3_access_key_id"))
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3.pop("s3_secret_access_key"))
     settings = embedded_settings(tmp_path, monkeypatch, **s3)
 
     with pytest.raises(CheckFailed) as failed:
@@ -322,6 +327,26 @@ def test_a_missing_bucket_fails_the_storage_check(
     assert str(failed.value) == (
         f"s3 bucket no-such-bucket-here at {s3_server.url}: no such bucket; create it, or set "
         "S3_BUCKET_NAME to an existing one"
+    )
+
+
+@pytest.mark.parametrize("client", ["built-in", "boto3"])
+def test_an_unreachable_endpoint_fails_the_storage_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client: str
+) -> None:
+    s3: dict[str, str] = {"s3_endpoint_url": "http://127.0.0.1:9", "s3_bucket_name": "b"}
+    if client == "boto3":
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "key")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    else:
+        s3.update(s3_access_key_id="key", s3_secret_access_key="secret")
+    settings = embedded_settings(tmp_path, monkeypatch, **s3)
+
+    with pytest.raises(CheckFailed) as failed:
+        check_storage(settings)
+
+    assert str(failed.value) == (
+        "s3 bucket b at http://127.0.0.1:9: cannot reach the endpoint; check S3_ENDPOINT_URL"
     )
 
 

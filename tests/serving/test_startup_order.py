@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import text
 
 from mizual.kit.db.engine import build_engine
-from mizual.kit.db.migrate import SchemaState, code_revisions, schema_state, upgrade
+from mizual.kit.db.migrate import upgrade
+from mizual.kit.db.startup import SchemaState, code_revisions, schema_state
 from mizual.settings import Settings, load_settings
 from tests.support import MizualServer, WorkerProcess, distributed_env, free_port, migrate
 

@@ -130,7 +130,7 @@ def _run_server(*, app: FastAPI, settings: Settings, listener: socket.socket) ->
 def _wait_for_schema(settings: Settings) -> None:
     """The database answers and `mizual migrate` has run (this release's, or a newer one's),
     or exit status 1 after STARTUP_WAIT_SECONDS."""
-    from mizual.kit.db.migrate import DatabaseNotReady, wait_for_schema
+    from mizual.kit.db.startup import DatabaseNotReady, wait_for_schema
 
     try:
         wait_for_schema(settings, timeout=settings.startup_wait_seconds)
@@ -182,7 +182,8 @@ def migrate() -> None:
     The database is DATABASE_URL (in DATABASE_SCHEMA); unset, the SQLite file in DATA_DIR that
     `mizual serve` uses. It waits up to STARTUP_WAIT_SECONDS for the database to answer.
     """
-    from mizual.kit.db.migrate import DatabaseNotReady, migrate_database, wait_for_database
+    from mizual.kit.db.migrate import migrate_database
+    from mizual.kit.db.startup import DatabaseNotReady, wait_for_database
     from mizual.logs import configure_logging
 
     settings = read_settings()

@@ -10,13 +10,14 @@ import mimetypes
 import re
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyvips
-from PIL import Image as PILImage
-from PIL.BmpImagePlugin import BmpImageFile
 
 from mizual.errors import InvalidImage, PayloadTooLarge, UnsupportedImageType
+
+if TYPE_CHECKING:
+    from PIL.BmpImagePlugin import BmpImageFile
 
 ALLOWED_TYPES = ("jpeg", "png", "webp", "bmp", "tiff")
 CONTENT_TYPES = {
@@ -223,6 +224,8 @@ def inspect(data: bytes, *, unsupported: list[str], max_pixels: int) -> ImageInf
 
 
 def _inspect_bmp(data: bytes, *, max_pixels: int) -> ImageInfo:
+    from PIL import Image as PILImage
+
     try:
         with _open_bmp(data) as pil:
             _check_pixels(pil.width, pil.height, max_pixels=max_pixels)
@@ -264,7 +267,10 @@ def load(data: bytes, *, sequential: bool = False) -> pyvips.Image:
 
 def _open_bmp(data: bytes) -> BmpImageFile:
     """Opened directly, not by `PILImage.open`, whose decompression-bomb guard would refuse a
-    huge BMP as corrupt before `_check_pixels` could refuse it as too large (413)."""
+    huge BMP as corrupt before `_check_pixels` could refuse it as too large (413). Pillow is
+    imported on the first BMP: 2 MB that a process seeing none never spends."""
+    from PIL.BmpImagePlugin import BmpImageFile
+
     return BmpImageFile(io.BytesIO(data))
 
 

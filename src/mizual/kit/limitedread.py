@@ -3,8 +3,9 @@
 A status poll does both on every request; with the limiter and the cache on the same Redis they
 go in one script, which is the moving-window step of `limits` (the same list, the same
 timestamps, so `RateLimiter.check`, `refund` and the window stats see these requests) followed
-by a GET. In memory both are dictionary look-ups. The entry comes back as the JSON text the
-cache holds, for a caller that sends it on as it is.
+by a GET, sent on one pipelined connection (`kit.leanredis`). In memory both are dictionary
+look-ups. The entry comes back as the JSON text the cache holds, for a caller that sends it on
+as it is.
 
 Redis trouble is what `RateLimiter` and `RedisCache` make of it: the request is allowed and the
 read is a miss, with a throttled warning.
@@ -21,6 +22,7 @@ import redis
 from redis.exceptions import NoScriptError
 
 from mizual.kit.cache import Cache
+from mizual.kit.leanredis import PipelinedRedis
 from mizual.kit.ratelimit import RateLimiter, Rule
 from mizual.kit.rediscache import RedisCache
 
@@ -61,12 +63,18 @@ class Spent:
 
 
 class LimitedRead:
-    def __init__(self, limiter: RateLimiter, cache: Cache) -> None:
+    def __init__(self, limiter: RateLimiter, cache: Cache, *, pipelined: bool = True) -> None:
+        """`pipelined`: Redis through `kit.leanredis` where the URL allows (plain TCP,
+        redis://); otherwise, and for TLS or a Unix socket, through the cache's redis-py
+        client."""
         self._limiter = limiter
         self._cache = cache
         self._redis: RedisCache | None = None
+        self._pipelined: PipelinedRedis | None = None
         if isinstance(cache, RedisCache) and limiter.storage_uri == cache.url:
             self._redis = cache
+            if pipelined and PipelinedRedis.supports(cache.url):
+                self._pipelined = PipelinedRedis(cache.url)
         # Redis names a script by its SHA-1 (EVALSHA): an identifier, not a security measure.
         self._sha = hashlib.sha1(_HIT_AND_GET.encode(), usedforsecurity=False).hexdigest()
         # The window's key of each client seen lately: built by `limits` for every request.
@@ -91,19 +99,39 @@ class LimitedRead:
             limit.amount,
             limit.get_expiry(),
         )
-        connection = redis_cache.async_client
         try:
-            try:
-                answer = await connection.evalsha(self._sha, 2, *args)
-            except NoScriptError:  # a new or restarted server: loaded once, then by its sha
-                self._sha = await connection.script_load(_HIT_AND_GET)
-                answer = await connection.evalsha(self._sha, 2, *args)
+            answer, server_run = await self._hit_and_get(redis_cache, args)
         except redis.RedisError as exc:
             self._limiter.warn(exc)
             return None
         if not answer[0]:
             raise await self._limiter.arefusal(rule, client)
-        return Spent(redis_cache.payload(answer[1]) if len(answer) > 1 else None)
+        if len(answer) < 2:
+            return Spent(None)
+        return Spent(redis_cache.payload(answer[1], server_run=server_run))
+
+    async def _hit_and_get(
+        self, cache: RedisCache, args: tuple[Any, ...]
+    ) -> tuple[Any, str | None]:
+        """The script's answer, and the run of the server that gave it (None: the cache's)."""
+        pipelined = self._pipelined
+        if pipelined is None:
+            connection = cache.async_client
+            try:
+                return await connection.evalsha(self._sha, 2, *args), None
+            except NoScriptError:  # a new or restarted server: loaded once, then by its sha
+                self._sha = await connection.script_load(_HIT_AND_GET)
+                return await connection.evalsha(self._sha, 2, *args), None
+        try:
+            answer = await pipelined.call("EVALSHA", self._sha, 2, *args)
+        except NoScriptError:
+            self._sha = (await pipelined.call("SCRIPT", "LOAD", _HIT_AND_GET)).decode()
+            answer = await pipelined.call("EVALSHA", self._sha, 2, *args)
+        return answer, pipelined.server_run
+
+    async def aclose(self) -> None:
+        if self._pipelined is not None:
+            await self._pipelined.aclose()
 
     def _json_of(self, key: str, value: Any) -> bytes | None:
         """The in-memory cache's value as JSON, encoded once per value: the cache hands out the

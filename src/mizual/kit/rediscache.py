@@ -101,16 +101,18 @@ class RedisCache:
         payload = self.payload(raw)
         return None if payload is None else json.loads(payload)
 
-    def payload(self, raw: bytes | str | None) -> bytes | None:
+    def payload(self, raw: bytes | str | None, *, server_run: str | None = None) -> bytes | None:
         """The JSON text of an entry as Redis holds it, if it is of this server run (else None,
-        a miss): what a caller that sends the value on as it is reads instead of the value."""
+        a miss): what a caller that sends the value on as it is reads instead of the value.
+        `server_run`: the run the connection that read it reaches, when not this client's."""
         if raw is None:
             return None
         if isinstance(raw, str):  # not with this client's options: it answers bytes
             raw = raw.encode()
         run_id, _, rest = raw.partition(b"|")
         _, _, payload = rest.partition(b"|")
-        if not run_id or run_id.decode(errors="replace") != self._server_run:
+        expected = self._server_run if server_run is None else server_run
+        if not run_id or run_id.decode(errors="replace") != expected:
             return None
         return payload
 

@@ -28,17 +28,16 @@ from typing import Any
 import httpx
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from botocore.exceptions import ClientError, EndpointConnectionError
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
 from mizual import __version__
 from mizual.kit.db.engine import normalise_url
-from mizual.kit.db.migrate import MIGRATIONS_DIR
+from mizual.kit.db.startup import MIGRATIONS_DIR
 from mizual.kit.queue.celery import CeleryQueue, build_celery
 from mizual.kit.storage.base import StorageError
 from mizual.kit.storage.local import LocalStorage
-from mizual.kit.storage.s3 import S3Storage
+from mizual.kit.storage.s3http import S3RequestFailed
 from mizual.logs import REDACTED, secret_values
 from mizual.providers.check import CHECK_TIMEOUT_SECONDS as PROVIDER_CALL_SECONDS
 from mizual.providers.check import check_providers
@@ -590,7 +589,7 @@ def check_storage(settings: Settings) -> Outcome:
 
 
 def _delete(storage: Any, key: str) -> None:
-    """The Storage protocol has no delete (Mizual keeps every image): each store's own."""
+    """The store's own delete, and the empty folders a local probe made."""
     if isinstance(storage, LocalStorage):
         path = storage.path_for(key)
         path.unlink(missing_ok=True)
@@ -602,8 +601,8 @@ def _delete(storage: Any, key: str) -> None:
                 folder.rmdir()
             except OSError:
                 break
-    elif isinstance(storage, S3Storage):
-        storage.client.delete_object(Bucket=storage.bucket, Key=key)
+    else:
+        storage.delete(key)
 
 
 _MISSING_BUCKET = {"NoSuchBucket"}
@@ -612,9 +611,8 @@ _DENIED = {"AccessDenied", "AllAccessDisabled", "Forbidden", "403"}
 
 
 def _storage_advice(settings: Settings, place: str, action: str, exc: StorageError) -> str:
-    cause = exc.__cause__
-    if isinstance(cause, ClientError):
-        code = str(cause.response.get("Error", {}).get("Code", ""))
+    code, unreachable = _store_answer(exc)
+    if code:
         if code in _MISSING_BUCKET:
             return f"{place}: no such bucket; create it, or set S3_BUCKET_NAME to an existing one"
         if code in _REFUSED_KEY:
@@ -627,8 +625,8 @@ def _storage_advice(settings: Settings, place: str, action: str, exc: StorageErr
                 f"{place}: access denied to {action} ({code}); give the key permission to "
                 "put and get objects in the bucket"
             )
-        return f"{place}: could not {action} a probe ({code or _reason(cause)})"
-    if isinstance(cause, EndpointConnectionError):
+        return f"{place}: could not {action} a probe ({code})"
+    if unreachable:
         return f"{place}: cannot reach the endpoint; check S3_ENDPOINT_URL"
     if settings.uses_s3:
         return f"{place}: could not {action} a probe: {exc}"
@@ -636,6 +634,21 @@ def _storage_advice(settings: Settings, place: str, action: str, exc: StorageErr
         f"{place}: could not {action} a probe: {exc}; make DATA_DIR a folder the user running "
         "Mizual can write"
     )
+
+
+def _store_answer(exc: StorageError) -> tuple[str, bool]:
+    """The error code the bucket answered with, if any, and whether it could not be reached,
+    from either S3 client (the built-in one, or boto3 where no key is configured)."""
+    if isinstance(exc, S3RequestFailed):
+        return exc.code, exc.status == 0
+    cause = exc.__cause__
+    if cause is None or not type(cause).__module__.startswith("botocore"):
+        return "", False
+    from botocore.exceptions import ClientError, EndpointConnectionError
+
+    if isinstance(cause, ClientError):
+        return str(cause.response.get("Error", {}).get("Code", "")) or "unknown error", False
+    return "", isinstance(cause, EndpointConnectionError)
 
 
 # AI providers ------------------------------------------------------------------------------

@@ -147,7 +147,7 @@ def version(request: Request, runtime: RuntimeDep) -> VersionInfo:
         deploy_time=settings.deploy_time or request.app.state.started_at.isoformat(),
         started_at=request.app.state.started_at.isoformat(),
         environment=settings.environment.value,
-        edit_provider=runtime.editor.name,
+        edit_provider=settings.resolved_edit_provider.value,
         prompt_enhancement=_enhancement(settings),
         database=settings.database_backend,
         storage="s3" if settings.uses_s3 else "local",

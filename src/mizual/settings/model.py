@@ -149,6 +149,7 @@ class Settings(BaseSettings):
     flux_api_url: str | None = None
     safety_level: int = Field(default=2, ge=0, le=6)
     bfl_poll_interval_seconds: float = Field(default=0.5, gt=0, le=60)
+    bfl_poll_min_interval_seconds: float = Field(default=0.1, gt=0, le=60)
     bfl_timeout_seconds: float = Field(default=300, gt=0, le=3600)
     bfl_request_retries: int = Field(default=3, ge=0, le=10)
     bfl_max_concurrent_tasks: int = Field(default=24, ge=1, le=1000)

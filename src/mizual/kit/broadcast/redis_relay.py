@@ -117,7 +117,7 @@ class RedisRelay:
                     self._hand_over(message["channel"], message["data"])
         finally:
             with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]  # untyped before redis 8
             with contextlib.suppress(Exception):
                 await client.aclose()
 

@@ -30,6 +30,7 @@ def flux_config(settings: Settings) -> FluxConfig:
         model=settings.bfl_model.value,
         safety_tolerance=settings.safety_level,
         poll_interval_seconds=settings.bfl_poll_interval_seconds,
+        poll_fastest_seconds=settings.bfl_poll_min_interval_seconds,
         timeout_seconds=settings.bfl_timeout_seconds,
         request_retries=settings.bfl_request_retries,
         max_concurrent_tasks=settings.bfl_max_concurrent_tasks,

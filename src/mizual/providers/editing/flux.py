@@ -24,6 +24,7 @@ import httpx
 
 from mizual.kit import imaging
 from mizual.providers.editing.base import EditingError, EditOutcome, EditRequest
+from mizual.providers.editing.pollschedule import PollSchedule
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class FluxConfig:
     model: str = "flux-kontext-pro"
     safety_tolerance: int = 2
     poll_interval_seconds: float = 0.5
+    poll_fastest_seconds: float = 0.1
     timeout_seconds: float = 300.0
     request_retries: int = 3
     max_concurrent_tasks: int = 24
@@ -86,6 +88,10 @@ class FluxEditingProvider:
         self.sleep = sleep
         # BFL allows a number of active tasks per key; beyond it, it answers 429.
         self._slots = threading.BoundedSemaphore(config.max_concurrent_tasks)
+        self.schedule = PollSchedule(
+            fastest_seconds=config.poll_fastest_seconds,
+            slowest_seconds=config.poll_interval_seconds,
+        )
 
     # The edit -----------------------------------------------------------------------------------
 
@@ -104,7 +110,9 @@ class FluxEditingProvider:
                 # Recorded before the wait: should this worker die now, the next attempt
                 # follows this task instead of paying for a second one.
                 request.record_task({"provider": self.name, "id": task_id, "url": polling_url})
-                sample_url = self._wait_until_ready(request, task_id, polling_url, deadline)
+                sample_url = self._wait_until_ready(
+                    request, task_id, polling_url, deadline, submitted=time.monotonic()
+                )
         finally:
             self._slots.release()
         if data is None:
@@ -163,8 +171,18 @@ class FluxEditingProvider:
         return task_id, polling_url
 
     def _wait_until_ready(
-        self, request: EditRequest, task_id: str, polling_url: str, deadline: float
+        self,
+        request: EditRequest,
+        task_id: str,
+        polling_url: str,
+        deadline: float,
+        *,
+        submitted: float | None = None,
     ) -> str:
+        """The result URL once the task is Ready. `submitted` (when this attempt submitted the
+        task) lets the poll schedule learn how long tasks take; a resumed task teaches nothing."""
+        started = time.monotonic() if submitted is None else submitted
+        delay: float | None = None
         while True:
             # Asked before every poll: once the edit is cancelled, BFL hears no more of it.
             request.stop_if_cancelled()
@@ -181,6 +199,8 @@ class FluxEditingProvider:
                         retryable=False,
                         detail=f"BFL Ready without a sample: {payload}",
                     )
+                if submitted is not None:
+                    self.schedule.learn(seen_after=time.monotonic() - started, last_delay=delay)
                 return sample
             outcome = _FINAL_STATUSES.get(str(status))
             if outcome is not None:
@@ -192,9 +212,10 @@ class FluxEditingProvider:
                     error_class="moderated" if "moderated" in detail else "other",
                 )
             # Pending (or a state BFL may add, such as Queued): keep polling.
-            if time.monotonic() + self.config.poll_interval_seconds > deadline:
+            delay = self.schedule.next_delay(elapsed=time.monotonic() - started, previous=delay)
+            if time.monotonic() + delay > deadline:
                 raise self._timed_out(f"task {task_id} still {status}")
-            self.sleep(self.config.poll_interval_seconds)
+            self.sleep(delay)
 
     def _download(self, url: str, deadline: float) -> bytes:
         response = self._call("GET", url, deadline=deadline, authenticated=False)
@@ -249,6 +270,8 @@ class FluxEditingProvider:
             else:
                 if response.status_code != 429 and response.status_code < 500:
                     return response
+                if response.status_code == 429 and method == "GET" and authenticated:
+                    self.schedule.throttled()
                 if attempt >= self.config.request_retries:
                     return response
                 delay = _retry_after(response) or _backoff(attempt)
