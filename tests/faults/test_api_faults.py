@@ -4,10 +4,11 @@ one daily limit (exactly that many accepted, however the submissions race)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -25,6 +26,8 @@ from tests.support import jpeg_bytes
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(240)]
 
 WITHIN = 60
+THREADS = 20
+SUBMISSIONS_PER_THREAD = 4  # the kill comes in the second round, so at most 80 edits
 
 
 def test_api_killed_during_a_burst_of_submissions_leaves_no_ghost(
@@ -37,21 +40,32 @@ def test_api_killed_during_a_burst_of_submissions_leaves_no_ghost(
     verdict = Verdict("api killed mid-burst")
     image = jpeg_bytes(1600, 1200)  # large enough that a submission takes a while
 
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        futures: list[Future[Submission]] = [
-            pool.submit(submit_one, doomed.url, f"make it black and white {n}", image, timeout=30)
-            for n in range(20)
-        ]
-        deadline = time.monotonic() + 30
-        while sum(f.done() and f.result().code == 200 for f in futures) < 2:
-            assert time.monotonic() < deadline, [f.result().body for f in futures if f.done()]
+    killed = threading.Event()
+    submissions: list[Submission] = []  # appended to by every thread
+
+    def keep_submitting(thread: int) -> None:
+        """Submission after submission until the kill, so that a request is always in flight:
+        a burst fired once can be answered in full within the moment the test takes to kill."""
+        for n in range(SUBMISSIONS_PER_THREAD):
+            if killed.is_set():
+                return
+            prompt = f"make it black and white {thread}.{n}"
+            submissions.append(submit_one(doomed.url, prompt, image, timeout=30))
+
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        futures = [pool.submit(keep_submitting, n) for n in range(THREADS)]
+        deadline = time.monotonic() + 60
+        while sum(s.code == 200 for s in submissions) < THREADS + 2:
+            assert time.monotonic() < deadline, [s.body for s in submissions]
             time.sleep(0.005)
+        killed.set()  # no new submissions: only those in flight meet the kill
         doomed.kill()  # SIGKILL: no shutdown code runs
         killed_at = time.monotonic()
-        submissions = [f.result(timeout=60) for f in futures]
+        for future in futures:
+            future.result(timeout=60)
 
     codes = Counter(s.code for s in submissions)
-    verdict.note(f"answers to the 20 submissions (0: none): {dict(codes)}")
+    verdict.note(f"answers to the {len(submissions)} submissions (0: none): {dict(codes)}")
     verdict.check(codes[0] > 0, "every submission was answered: the kill came too late")
     acknowledged = accepted(submissions)
     committed = setup.rows.all()
