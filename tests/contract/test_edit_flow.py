@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import httpx
+import pyvips
 
-from tests.support import colourfulness, edit_and_wait, fetch_image, jpeg_bytes, submit, wait_for
+from tests.support import (
+    colourfulness,
+    edit_and_wait,
+    encode,
+    fetch_image,
+    gradient_image,
+    jpeg_bytes,
+    submit,
+    wait_for,
+)
 
 
 def test_black_and_white_edit_completes_with_a_grayscale_progressive_jpeg(
@@ -97,3 +107,18 @@ def test_openapi_documentation_is_served(client: httpx.Client) -> None:
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/edit-image/", "/edit/{edit_uuid}", "/chain/{edit_uuid}", "/feedback/"} <= set(paths)
+
+
+def test_a_phone_photo_held_upright_is_edited_and_returned_upright(client: httpx.Client) -> None:
+    """Phones store a portrait photo as a landscape one with EXIF orientation 6 ("turn 90° to
+    display"). Large enough that the strip decoder of a streamed plan could not turn it."""
+    stored = gradient_image(1600, 1200).copy()
+    stored.set_type(pyvips.GValue.gint_type, "orientation", 6)
+    for prompt in ("make it black and white", "make it brighter"):
+        status = edit_and_wait(client, prompt, encode(stored, ".jpg", Q=90))
+        assert status["status"] == "completed", status
+        _, result = fetch_image(client, status["edited_image_url"])
+        assert (result.width, result.height) == (1200, 1600)
+        assert result.get_typeof("orientation") == 0  # upright pixels, no EXIF left to obey
+        # Turned clockwise: the stored top row (green 0) is now the right-hand column.
+        assert result.crop(1150, 0, 50, 1600).avg() < result.crop(0, 0, 50, 1600).avg()

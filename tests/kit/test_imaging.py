@@ -215,6 +215,21 @@ def test_load_applies_exif_orientation() -> None:
     assert (loaded.width, loaded.height) == (20, 40)
 
 
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_load_in_strips_gives_the_pixels_of_a_whole_decode_in_every_orientation(
+    orientation: int,
+) -> None:
+    """Turning a photo upright reads it out of order: beyond the strip decoder's small cache
+    (1200x860 is), a flipped or turned photo is decoded whole instead of failing."""
+    image = gradient_image(1200, 860).copy()
+    image.set_type(pyvips.GValue.gint_type, "orientation", orientation)
+    data = image.write_to_buffer(".jpg", Q=90)
+    streamed = imaging.encode_result(imaging.load(data, sequential=True))
+    whole = imaging.encode_result(imaging.load(data))
+    assert streamed.data == whole.data
+    assert (whole.width, whole.height) == ((860, 1200) if orientation >= 5 else (1200, 860))
+
+
 def test_load_gives_8_bit_images_and_keeps_bmp_alpha() -> None:
     sixteen = encode(
         gradient_image(20, 10).cast("ushort").copy(interpretation="rgb16") * 256, ".png"

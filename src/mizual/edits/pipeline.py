@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -49,7 +49,7 @@ from mizual.providers.editing.base import (
     EditingProvider,
     EditRequest,
 )
-from mizual.providers.prompting.base import PromptEnhancer
+from mizual.providers.prompting.base import EnhancedPrompt, PromptEnhancer, UnchangedPrompt
 from mizual.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -81,6 +81,9 @@ class _Work:
     original: bytes | None = None
     encoded: imaging.EncodedImage | None = None
     plan: list[dict[str, Any]] | None = None
+    # Progress that rides on the next write instead of a write of its own (the enhanced prompt:
+    # the next stage's start follows at once); already in `record`.
+    carried: dict[str, Any] = field(default_factory=dict)
 
 
 class Pipeline:
@@ -214,15 +217,17 @@ class Pipeline:
 
     def _write(self, work: _Work, *, durable: bool = True, **values: Any) -> None:
         """Record a change of this attempt's edit; LeaseLost if another attempt runs it now."""
+        changes = {**work.carried, **values}
         updated = self._through_outages(
             lambda: self.status.change(
-                work.record.uuid, attempt=work.attempt, durable=durable, **values
+                work.record.uuid, attempt=work.attempt, durable=durable, **changes
             ),
             doing=f"recording a change of edit {work.record.uuid}",
         )
         if updated is None:
             raise LeaseLost(f"edit {work.record.uuid}: attempt {work.attempt} was taken over")
         work.record = updated
+        work.carried = {}
 
     @staticmethod
     def _already_done(stage: Stage, record: EditRecord) -> bool:
@@ -298,6 +303,16 @@ class Pipeline:
 
     def _enhance_prompt(self, work: _Work) -> None:
         original = self._load_original(work)
+        if isinstance(self.enhancer, UnchangedPrompt):  # nothing to wait for
+            enhanced = self.enhancer.enhance(prompt=work.record.prompt, image=original)
+        else:
+            enhanced = self._wait_for_enhancer(work, original)
+        work.carried.update(enhanced_prompt=enhanced.prompt, prompt_note=enhanced.note)
+        work.record = replace(
+            work.record, enhanced_prompt=enhanced.prompt, prompt_note=enhanced.note
+        )
+
+    def _wait_for_enhancer(self, work: _Work, original: bytes) -> EnhancedPrompt:
         # In a thread of its own, so that a cancel abandons the LLM's answer instead of
         # waiting for it (up to LLM_TIMEOUT_SECONDS): the call ends by itself, unread.
         answer = self._llm_calls.submit(
@@ -305,12 +320,10 @@ class Pipeline:
         )
         while True:
             try:
-                enhanced = answer.result(timeout=_CANCEL_CHECK_SECONDS)
-                break
+                return answer.result(timeout=_CANCEL_CHECK_SECONDS)
             except FutureTimeout:
                 if self._is_cancelled(work):
                     raise EditCancelled("cancelled while the prompt was enhanced") from None
-        self._write(work, durable=False, enhanced_prompt=enhanced.prompt, prompt_note=enhanced.note)
 
     def _fetch_image(self, work: _Work) -> None:
         self._load_original(work)

@@ -258,11 +258,22 @@ def load(data: bytes, *, sequential: bool = False) -> pyvips.Image:
     """
     if detect_format(data) == "bmp":
         image = _load_bmp(data)
-    elif sequential:
-        image = pyvips.Image.new_from_buffer(data, "", access="sequential").autorot()
     else:
-        image = pyvips.Image.new_from_buffer(data, "").autorot()
+        access = "sequential" if sequential else "random"
+        image = pyvips.Image.new_from_buffer(data, "", access=access)
+        if sequential and _orientation(image) > 1:
+            # Turning it upright reads the rows out of order, which a strip decoder cannot do
+            # beyond its small cache ("out of order read"): such a photo is decoded whole.
+            image = pyvips.Image.new_from_buffer(data, "")
+        image = image.autorot()
     return to_display_space(image)
+
+
+def _orientation(image: pyvips.Image) -> int:
+    """The EXIF orientation (1: upright as stored; 2-8 a flip or turn to display it)."""
+    if image.get_typeof("orientation") == 0:
+        return 1
+    return int(image.get("orientation"))
 
 
 def _open_bmp(data: bytes) -> BmpImageFile:
