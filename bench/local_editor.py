@@ -26,6 +26,8 @@ PLANS = [
     "blur the background",
     "turn it into a pencil sketch",
 ]
+# Plans that look for faces, on a photo with one (scikit-image's astronaut enlarged).
+FACE_PLANS = ["blur the faces", "pixelate all faces"]
 
 CHILD = """
 import json, resource, sys, time
@@ -49,13 +51,17 @@ print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss 
 """
 
 
-def make_photo(path: Path, width: int, height: int) -> None:
-    """A real photograph (scikit-image's coffee) enlarged, with grain so it compresses like one."""
+def make_photo(path: Path, width: int, height: int, *, sample: str = "coffee") -> None:
+    """A real photograph (scikit-image's coffee, or `sample`) enlarged, with grain so it
+    compresses like one; a square sample is cut to the size rather than stretched."""
     import pyvips
     from skimage import data as samples
 
-    small = pyvips.Image.new_from_array(samples.coffee()).copy(interpretation="srgb")
-    big = small.resize(width / small.width, vscale=height / small.height)
+    small = pyvips.Image.new_from_array(getattr(samples, sample)()).copy(interpretation="srgb")
+    if small.width == small.height:
+        big = small.resize(width / small.width).crop(0, 0, width, height)
+    else:
+        big = small.resize(width / small.width, vscale=height / small.height)
     grain = pyvips.Image.gaussnoise(width, height, sigma=6)
     photo = (big + grain.bandjoin([grain, grain])).cast("uchar").copy(interpretation="srgb")
     photo.write_to_file(str(path), Q=90)
@@ -69,6 +75,18 @@ def run_child(code: str, *args: str) -> dict[str, float]:
     return result
 
 
+def measure(path: Path, label: str, prompt: str) -> str:
+    runs = [run_child(CHILD, str(path), prompt) for _ in range(RUNS)]
+    seconds = [run["seconds"] for run in runs]
+    peaks = [run["peak_mb"] for run in runs]
+    row = (
+        f"| {label} | {prompt} | {min(seconds):.2f} | {statistics.median(seconds):.2f}"
+        f" | {max(seconds):.2f} | {statistics.median(peaks):.0f} |"
+    )
+    print(row, file=sys.stderr, flush=True)
+    return row
+
+
 def main() -> None:
     baseline = run_child(BASELINE)["peak_mb"]
     rows = []
@@ -76,15 +94,10 @@ def main() -> None:
         for label, (width, height) in SIZES.items():
             path = Path(folder) / f"{width}x{height}.jpg"
             make_photo(path, width, height)
-            for prompt in PLANS:
-                runs = [run_child(CHILD, str(path), prompt) for _ in range(RUNS)]
-                seconds = [run["seconds"] for run in runs]
-                peaks = [run["peak_mb"] for run in runs]
-                rows.append(
-                    f"| {label} | {prompt} | {min(seconds):.2f} | {statistics.median(seconds):.2f}"
-                    f" | {max(seconds):.2f} | {statistics.median(peaks):.0f} |"
-                )
-                print(rows[-1], file=sys.stderr, flush=True)
+            rows += [measure(path, label, prompt) for prompt in PLANS]
+            faces = Path(folder) / f"{width}x{height}-face.jpg"
+            make_photo(faces, width, height, sample="astronaut")
+            rows += [measure(faces, f"{label}, a face", prompt) for prompt in FACE_PLANS]
     print("| photo | prompt | min s | median s | max s | peak RSS MB |")
     print("|---|---|---|---|---|---|")
     print("\n".join(rows))

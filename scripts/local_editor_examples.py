@@ -38,13 +38,19 @@ EXAMPLES = [
     ("cartoon", "coffee", "make it look like a cartoon"),
     ("painting", "chelsea", "make it look like an oil painting"),
     ("pixelate", "astronaut", "pixelate it a lot"),
+    ("faces-blurred", "astronaut", "blur the faces"),
+    ("faces-pixelated", "camera", "pixelate all faces"),
 ]
 
 
 def sample(name: str) -> pyvips.Image:
     if name == "dull-coffee":
         return (sample("coffee").linear(100 / 255, 70)).cast("uchar")
-    return pyvips.Image.new_from_array(getattr(samples, name)()).copy(interpretation="srgb")
+    pixels = getattr(samples, name)()
+    image = pyvips.Image.new_from_array(pixels)
+    if pixels.ndim == 2:  # a grey photo, shown beside its edit in colour
+        return image.copy(interpretation="b-w").colourspace("srgb")
+    return image.copy(interpretation="srgb")
 
 
 def on_checkerboard(image: pyvips.Image) -> pyvips.Image:

@@ -149,7 +149,14 @@ def opencv(pixels) -> None:
     cv2.grabCut(small, seeds, (0, 0, 0, 0), *models, 4, cv2.GC_INIT_WITH_MASK)
     subject = (seeds == cv2.GC_FGD) | (seeds == cv2.GC_PR_FGD)
     assert 0.05 < subject.mean() < 0.8, f"grabCut: subject is {subject.mean():.0%} of the photo"
-    step(f"OpenCV {cv2.__version__}: 11 functions ({len(faces)} faces; subject {subject.mean():.0%})")
+    # The face model through OpenCV's DNN module (readNetFromTFLite, forward): 35 looks.
+    from mizual.localedit.seeing import BlazeFaceSeeing
+
+    seen = BlazeFaceSeeing().faces(pixels)
+    step(
+        f"OpenCV {cv2.__version__}: 13 functions ({len(faces)} faces by the cascade, "
+        f"{len(seen)} by BlazeFace; subject {subject.mean():.0%})"
+    )
 
 
 PROMPTS = (

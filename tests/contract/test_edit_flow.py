@@ -122,3 +122,33 @@ def test_a_phone_photo_held_upright_is_edited_and_returned_upright(client: httpx
         assert result.get_typeof("orientation") == 0  # upright pixels, no EXIF left to obey
         # Turned clockwise: the stored top row (green 0) is now the right-hand column.
         assert result.crop(1150, 0, 50, 1600).avg() < result.crop(0, 0, 50, 1600).avg()
+
+
+def test_blur_the_faces_returns_the_faces_blurred_and_a_faceless_photo_fails_by_name(
+    client: httpx.Client,
+) -> None:
+    import numpy as np
+    from skimage import data as samples
+
+    astronaut = pyvips.Image.new_from_array(samples.astronaut()).copy(interpretation="srgb")
+    sent = encode(astronaut, ".jpg", Q=95)
+    status = edit_and_wait(client, "blur the faces", sent)
+    assert status["status"] == "completed", status
+    assert [step["found"] for step in status["edit_plan"]] == ["1 face found"]
+    _, result = fetch_image(client, status["edited_image_url"])
+    before = np.asarray(pyvips.Image.new_from_buffer(sent, "").numpy(), dtype=np.float64)
+    after = np.asarray(result.numpy(), dtype=np.float64)
+    change = np.abs(after - before).mean(axis=2)
+    face = change[80:150, 190:260]  # the astronaut's face, labelled by hand
+    far = np.concatenate([change[:, :60].ravel(), change[300:, 380:].ravel()])
+    # Re-encoding alone (JPEG q85) moves the flag's and the suit's pixels by about 2.
+    assert face.mean() > 15
+    assert face.mean() > 5 * far.mean()
+
+    rocket = pyvips.Image.new_from_array(samples.rocket()).copy(interpretation="srgb")
+    status = edit_and_wait(client, "blur the faces", encode(rocket, ".jpg", Q=90))
+    assert status["status"] == "failed"
+    assert (status["is_complete"], status["is_error"]) == (True, True)
+    assert status["message"] == "No faces were found in this photo, so nothing was blurred."
+    assert status["edited_image_url"] is None
+    assert status["error_stage"] == "ai_processing"

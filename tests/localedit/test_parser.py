@@ -225,6 +225,15 @@ CASES: list[tuple[str, Expected]] = [
     ("resize to 1,200 px wide", [("resize", {"width": 1200})]),
     # the background and the subject
     ("blur the background", [("blur_background", {"sigma": 8.0})]),
+    # faces
+    ("blur the faces", [("blur_faces", {})]),
+    ("blur her face", [("blur_faces", {})]),
+    ("anonymise everyone's faces", [("blur_faces", {})]),
+    ("hide the faces", [("blur_faces", {})]),
+    ("face blur please", [("blur_faces", {})]),
+    ("pixelate all faces", [("pixelate_faces", {})]),
+    ("censor the faces", [("pixelate_faces", {})]),
+    ("blur the faces and make it black and white", [("blur_faces", {}), ("grayscale", {})]),
     ("blur the background a lot", [("blur_background", {"sigma": 16.0})]),
     ("portrait mode please", [("blur_background", {})]),
     ("add some bokeh", [("blur_background", {})]),
@@ -370,6 +379,7 @@ REFUSED: list[tuple[str, str, bool]] = [
     ("make it look like winter", "make it look like winter", True),
     ("make the sky bluer", "make the sky bluer", True),
     ("brighten the face", "brighten the face", True),
+    ("make her face brighter", "make her face brighter", True),
     ("replace the background with a beach", "replace the background with a beach", True),
     ("make it brighter and add a moon", "add a moon", True),
     ("blur the background and remove the person", "remove the person", True),

@@ -153,7 +153,8 @@ class EditStatusView(BaseModel):
     )
     edit_plan: list[dict[str, Any]] | None = Field(
         description="How the offline editor read the prompt: the operations in order, each with "
-        "its parameters and the words it came from. Null for other editors and until the edit "
+        "its parameters and the words it came from, and what a step that looks at the photo "
+        'found in it (`found`: "2 faces found"). Null for other editors and until the edit '
         "is made."
     )
     original_image_url: str | None = Field(

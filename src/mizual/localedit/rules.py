@@ -71,6 +71,7 @@ def _rule(
 
 _BACKGROUND = r"\bbackground\b"
 _SUBJECT = r"(?:the |my )?(?:main )?(?:subject|person|people|foreground|object)"
+_FACES = r"\bfaces?\b"
 _GREY_WORDS = (
     r"\b(?:black-and-white|gr[ae]y(?:[- ]?scale[ds]?|[- ]?tones?)?|monochrom\w*|mono|"
     r"desaturat\w*|colou?rless|(?:no|without|zero) colou?rs?|(?:remov|drain|strip|tak|suck|"
@@ -127,6 +128,17 @@ REGION_RULES = (
         r"|\bdepth of field\b|\bfocus on the (?:main )?(?:subject|person)\b|\b(?:subject|person) "
         r"(?:stand out|pop)\b",
         adjustments.blur_background,
+    ),
+    # Faces: "blur the faces", "pixelate all faces", "anonymise everyone's face".
+    _rule(
+        "pixelate_faces",
+        r"\b(?:pixel(?:ate\w*|ise\w*|ize\w*|lat\w*)|mosaic\w*|censor\w*|block(?:y|ed|s)?)\b",
+        also=_FACES,
+    ),
+    _rule(
+        "blur_faces",
+        rf"{_BLUR_WORDS}|\b(?:anonymi[sz]\w*|hid(?:e|ing)|obscur\w*|mask\w*|disguis\w*)\b",
+        also=_FACES,
     ),
     _rule(
         "vignette",

@@ -2,7 +2,8 @@
 
 Each module here declares its operations with `registry.operation` beside their implementations:
 tone, colour, exposure (and levels), detail, effects, geometry, regions (the subject and the
-background) and styles. `pixels.py` holds what they share, `drawing.py` how the styles are drawn.
+background), faces (found by `seeing.py`) and styles. `pixels.py` holds what they share,
+`drawing.py` how the styles are drawn.
 Those modules import NumPy, pyvips and OpenCV inside the implementations, so that importing them
 to read the catalogue loads none of the three.
 
@@ -20,11 +21,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from mizual.localedit.findings import noting
 from mizual.localedit.operations import (
     colour,
     detail,
     effects,
     exposure,
+    faces,
     geometry,
     regions,
     styles,
@@ -39,7 +42,7 @@ if TYPE_CHECKING:
 
 # In the order people and the LLM are shown them.
 CATALOGUE: dict[str, Operation] = catalogue(
-    tone, colour, exposure, detail, effects, geometry, regions, styles
+    tone, colour, exposure, detail, effects, geometry, regions, faces, styles
 )
 OPERATIONS: dict[str, Callable[..., pyvips.Image]] = {
     name: declared.run for name, declared in CATALOGUE.items()
@@ -55,11 +58,22 @@ def streams(plan: EditPlan) -> bool:
 
 
 def apply_plan(image: pyvips.Image, plan: EditPlan) -> pyvips.Image:
+    return run_plan(image, plan)[0]
+
+
+def run_plan(image: pyvips.Image, plan: EditPlan) -> tuple[pyvips.Image, list[dict[str, Any]]]:
+    """The edited photo, and the plan as shown to people: each step with what it found in the
+    photo ("found": "2 faces found") where it looked. RegionNotFound if a step's part of the
+    photo is not in it."""
     # Imported here: the catalogue above is read where no photo is edited, without pyvips.
     from mizual.kit.imaging import to_display_space
 
-    for step in plan.steps:
+    described = plan.describe()
+    for step, shown in zip(plan.steps, described, strict=True):
         params: dict[str, Any] = step.params
-        # 16-bit, CMYK or Lab in, or a step that left floats: 8-bit sRGB or grey for the next.
-        image = OPERATIONS[step.operation](to_display_space(image), **params)
-    return to_display_space(image)
+        with noting() as notes:
+            # 16-bit, CMYK or Lab in, or a step that left floats: 8-bit sRGB or grey for the next.
+            image = OPERATIONS[step.operation](to_display_space(image), **params)
+        if notes:
+            shown["found"] = "; ".join(notes)
+    return to_display_space(image), described

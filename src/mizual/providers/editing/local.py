@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from mizual.kit import imaging
+from mizual.localedit.findings import RegionNotFound, SeeingUnavailable
 from mizual.localedit.llm_reader import LlmPlanReader, NotPossible
 from mizual.localedit.parser import PromptNotUnderstood, parse_prompt
 from mizual.localedit.plan import EditPlan
@@ -26,12 +27,16 @@ class LocalEditingProvider:
     def edit(self, request: EditRequest) -> EditOutcome:
         # Imported here, not at the top: the operations bring in OpenCV and NumPy (about 27 MB),
         # which an API process that only reports the editor's name (`mizual api`) never needs.
-        from mizual.localedit.operations import apply_plan, streams
+        from mizual.localedit.operations import run_plan, streams
 
         # The person's own words are read; an LLM rewrite of the prompt is written for FLUX.
         plan = self.read(request.prompt)
         image = imaging.load(request.image, sequential=streams(plan))
-        return EditOutcome(image=apply_plan(image, plan), plan=plan.describe())
+        try:
+            edited, described = run_plan(image, plan)
+        except (RegionNotFound, SeeingUnavailable) as exc:
+            raise EditingError(str(exc), retryable=False, error_class="refused") from exc
+        return EditOutcome(image=edited, plan=described)
 
     def read(self, prompt: str) -> EditPlan:
         if self.reader is not None:

@@ -1,0 +1,170 @@
+"""What the offline editor sees in a photo: the faces in it, for now.
+
+`Seeing` is the seam: the operations ask it, never a model directly, so the model behind it can be
+swapped. The one here runs MediaPipe's BlazeFace short-range face detector (Apache-2.0, the
+`.tflite` file of the `mediapipe` 0.10.14 wheel, 230 kB, kept in `models/`) through OpenCV's own
+TFLite reader: no other package, nothing downloaded at run time.
+
+The detector looks at 128x128 pixels and finds faces that fill at least about a tenth of that
+square. To find smaller faces too, it also looks at overlapping tiles of the photo (halves and
+thirds of its longer side); what several looks found twice is merged.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from importlib import resources
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from mizual.localedit.findings import SeeingUnavailable
+
+MODEL = "face_detection_short_range.tflite"
+INPUT_SIDE = 128
+# BlazeFace's anchors: two per cell of a 16x16 grid (stride 8), six per cell of an 8x8 grid.
+ANCHOR_GRIDS = ((16, 2), (8, 6))
+# A face is kept from this confidence (MediaPipe's own default is 0.5). Each tile is another
+# chance to see a face in a pattern (galaxies, coins, a cat scored up to 0.67 in the tiles of
+# scikit-image's photos), so a face a tile alone found needs more; real faces scored 0.9 or more.
+MIN_SCORE = 0.6
+MIN_SCORE_IN_A_TILE = 0.8
+# Two boxes overlapping by more than this (intersection over union) are one face.
+SAME_FACE_IOU = 0.3
+# The tiles: the photo's longer side cut in 2 and in 3, each tile overlapping its neighbours by
+# half, so that a face on a cut is whole in some tile.
+TILINGS = (2, 3)
+
+
+@dataclass(frozen=True)
+class Face:
+    x: int
+    y: int
+    width: int
+    height: int
+    score: float
+
+    def scaled(self, factor: float) -> Face:
+        return Face(
+            x=round(self.x * factor),
+            y=round(self.y * factor),
+            width=round(self.width * factor),
+            height=round(self.height * factor),
+            score=self.score,
+        )
+
+
+class Seeing(Protocol):
+    def faces(self, pixels: np.ndarray) -> list[Face]:
+        """The faces of an 8-bit RGB photo (height x width x 3), most confident first."""
+        ...
+
+
+class BlazeFaceSeeing:
+    def __init__(self) -> None:
+        if not hasattr(cv2.dnn, "readNetFromTFLite"):
+            raise SeeingUnavailable(
+                "The offline editor cannot look for faces here: finding faces needs an OpenCV "
+                "with its TFLite model reader (4.14 is tested), and this is OpenCV "
+                f"{cv2.__version__}."
+            )
+        try:
+            model = resources.files("mizual.localedit").joinpath("models", MODEL).read_bytes()
+        except OSError as exc:
+            raise SeeingUnavailable(
+                f"The offline editor cannot look for faces here: its face model ({MODEL}) is "
+                "missing from this installation."
+            ) from exc
+        self._net = cv2.dnn.readNetFromTFLite(np.frombuffer(model, np.uint8))
+        self._anchors = _anchors()
+
+    def faces(self, pixels: np.ndarray) -> list[Face]:
+        height, width = pixels.shape[:2]
+        found: list[Face] = []
+        for number, (x, y, side) in enumerate(_views(width=width, height=height)):
+            view = pixels[y : y + side, x : x + side]
+            found += self._look(view, x=x, y=y, least=MIN_SCORE_IN_A_TILE if number else MIN_SCORE)
+        return _merged(found)
+
+    def _look(self, view: np.ndarray, *, x: int, y: int, least: float) -> list[Face]:
+        """The faces of one square view (padded at its right or bottom if the photo ends) that
+        score `least` or more, in the photo's coordinates."""
+        side = max(view.shape[:2])
+        square = np.zeros((side, side, 3), np.uint8)
+        square[: view.shape[0], : view.shape[1]] = view
+        blob = cv2.dnn.blobFromImage(
+            square, 1 / 127.5, (INPUT_SIDE, INPUT_SIDE), (127.5, 127.5, 127.5)
+        )
+        self._net.setInput(blob)
+        outputs = self._net.forward(self._net.getUnconnectedOutLayersNames())
+        regressors = next(o for o in outputs if o.shape[-1] == 16).reshape(-1, 16)
+        logits = next(o for o in outputs if o.shape[-1] == 1).reshape(-1)
+        scores = 1 / (1 + np.exp(-np.clip(logits.astype(np.float64), -80, 80)))
+        faces = []
+        for index in np.flatnonzero(scores >= least):
+            anchor_x, anchor_y = self._anchors[index]
+            dx, dy, w, h = regressors[index, :4] / INPUT_SIDE
+            centre_x, centre_y = anchor_x + dx, anchor_y + dy
+            faces.append(
+                Face(
+                    x=x + round((centre_x - w / 2) * side),
+                    y=y + round((centre_y - h / 2) * side),
+                    width=round(w * side),
+                    height=round(h * side),
+                    score=float(scores[index]),
+                )
+            )
+        return faces
+
+
+def _anchors() -> np.ndarray:
+    """The centre of each of BlazeFace's 896 anchors, in units of its input's side."""
+    centres = []
+    for cells, per_cell in ANCHOR_GRIDS:
+        for row in range(cells):
+            for column in range(cells):
+                centres += [((column + 0.5) / cells, (row + 0.5) / cells)] * per_cell
+    return np.array(centres, np.float32)
+
+
+def _views(*, width: int, height: int) -> list[tuple[int, int, int]]:
+    """(x, y, side) of each square the detector looks at: the whole photo, then the tiles."""
+    views = [(0, 0, max(width, height))]
+    for parts in TILINGS:
+        side = math.ceil(max(width, height) / parts)
+        if side < INPUT_SIDE:
+            break  # a tile smaller than the detector's input shows nothing new
+        step = side // 2
+        for y in range(0, max(1, height - step), step):
+            for x in range(0, max(1, width - step), step):
+                views.append((x, y, side))
+    return views
+
+
+def _merged(faces: list[Face]) -> list[Face]:
+    """One box per face: the most confident of each group of overlapping boxes."""
+    kept: list[Face] = []
+    for face in sorted(faces, key=lambda found: found.score, reverse=True):
+        if all(_overlap(face, other) <= SAME_FACE_IOU for other in kept):
+            kept.append(face)
+    return kept
+
+
+def _overlap(a: Face, b: Face) -> float:
+    across = min(a.x + a.width, b.x + b.width) - max(a.x, b.x)
+    down = min(a.y + a.height, b.y + b.height) - max(a.y, b.y)
+    if across <= 0 or down <= 0:
+        return 0.0
+    shared = across * down
+    # A small box inside a big one is the same face seen by a tile: merged as well.
+    smaller = min(a.width * a.height, b.width * b.height)
+    return max(shared / (a.width * a.height + b.width * b.height - shared), shared / smaller / 2)
+
+
+@functools.cache
+def seeing() -> Seeing:
+    """The process' one `Seeing` (the model is read once)."""
+    return BlazeFaceSeeing()
