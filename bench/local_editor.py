@@ -25,9 +25,10 @@ PLANS = [
     "warm up the light and make it look vintage",
     "blur the background",
     "turn it into a pencil sketch",
+    "make the left half black and white",
 ]
 # Plans that look for faces, on a photo with one (scikit-image's astronaut enlarged).
-FACE_PLANS = ["blur the faces", "pixelate all faces"]
+FACE_PLANS = ["blur the faces", "pixelate all faces", "make her face brighter"]
 
 CHILD = """
 import json, resource, sys, time

@@ -40,6 +40,7 @@ EXAMPLES = [
     ("pixelate", "astronaut", "pixelate it a lot"),
     ("faces-blurred", "astronaut", "blur the faces"),
     ("faces-pixelated", "camera", "pixelate all faces"),
+    ("left-half-grey", "chelsea", "make the left half black and white"),
 ]
 
 

@@ -152,3 +152,24 @@ def test_blur_the_faces_returns_the_faces_blurred_and_a_faceless_photo_fails_by_
     assert status["message"] == "No faces were found in this photo, so nothing was blurred."
     assert status["edited_image_url"] is None
     assert status["error_stage"] == "ai_processing"
+
+
+def test_a_step_on_the_left_half_changes_only_that_half_of_the_result(
+    client: httpx.Client,
+) -> None:
+    photo = gradient_image(640, 480)
+    status = edit_and_wait(client, "make the left half black and white", encode(photo, ".png"))
+    assert status["status"] == "completed", status
+    (step,) = status["edit_plan"]
+    assert (step["operation"], step["region"]) == ("grayscale", "left half")
+    _, result = fetch_image(client, status["edited_image_url"])
+    assert (result.width, result.height) == (640, 480)
+    assert colourfulness(result.crop(0, 0, 160, 480)) < 2
+    assert colourfulness(result.crop(480, 0, 160, 480)) > 20
+    assert (
+        abs(
+            colourfulness(result.crop(480, 0, 160, 480))
+            - colourfulness(photo.crop(480, 0, 160, 480))
+        )
+        < 2
+    )

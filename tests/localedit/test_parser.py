@@ -378,8 +378,9 @@ REFUSED: list[tuple[str, str, bool]] = [
     ("make it night", "make it night", True),
     ("make it look like winter", "make it look like winter", True),
     ("make the sky bluer", "make the sky bluer", True),
-    ("brighten the face", "brighten the face", True),
-    ("make her face brighter", "make her face brighter", True),
+    ("brighten the person", "brighten the person", True),
+    ("make the sky in the top half bluer", "make the sky in the top half bluer", True),
+    ("brighten the face of the man", "brighten the face of the man", True),
     ("replace the background with a beach", "replace the background with a beach", True),
     ("make it brighter and add a moon", "add a moon", True),
     ("blur the background and remove the person", "remove the person", True),
@@ -419,6 +420,56 @@ def test_the_tables_are_big_enough() -> None:
 @pytest.mark.parametrize(("prompt", "expected"), CASES, ids=[prompt for prompt, _ in CASES])
 def test_prompt_is_read_as_its_plan(prompt: str, expected: Expected) -> None:
     _check(prompt, expected)
+
+
+PARTS: list[tuple[str, list[tuple[str, str | None]]]] = [
+    # prompt, each step's operation and the part of the photo it applies to
+    ("darken the top of the photo", [("brightness", "top half")]),
+    ("darken the top", [("brightness", "top half")]),
+    ("make the left half black and white", [("grayscale", "left half")]),
+    ("brighten the right side a little", [("brightness", "right half")]),
+    ("blur the bottom half", [("blur", "bottom half")]),
+    ("make the lower part of the image warmer", [("temperature", "bottom half")]),
+    ("increase the contrast on the left side", [("contrast", "left half")]),
+    ("pixelate the upper half", [("pixelate", "top half")]),
+    ("make her face brighter", [("brightness", "faces")]),
+    ("brighten the faces", [("brightness", "faces")]),
+    ("sharpen the faces", [("sharpen", "faces")]),
+    ("make everyone's faces black and white", [("grayscale", "faces")]),
+    (
+        "make it brighter and darken the top half",
+        [("brightness", None), ("brightness", "top half")],
+    ),
+    # the old words keep their meaning
+    ("half the size", [("resize", None)]),
+    ("rotate it to the left", [("rotate", None)]),
+    ("blur the faces", [("blur_faces", None)]),
+    ("blur the background", [("blur_background", None)]),
+]
+
+
+@pytest.mark.parametrize(("prompt", "expected"), PARTS, ids=[prompt for prompt, _ in PARTS])
+def test_a_part_of_the_photo_is_read_as_the_steps_region(
+    prompt: str, expected: list[tuple[str, str | None]]
+) -> None:
+    plan = parse_prompt(prompt)
+    assert [(step.operation, step.region) for step in plan.steps] == expected
+    for step, described in zip(plan.steps, plan.describe(), strict=True):
+        assert described.get("region") == step.region
+
+
+@pytest.mark.parametrize(
+    ("prompt", "hint"),
+    [
+        ("crop the left half", "Crop needs an aspect ratio"),
+        ("rotate the top half 90 degrees", "Rotate applies to the whole photo"),
+        ("flip the faces", "Flip applies to the whole photo"),
+    ],
+)
+def test_a_whole_photo_step_on_a_part_is_refused_saying_why(prompt: str, hint: str) -> None:
+    with pytest.raises(PromptNotUnderstood) as refused:
+        parse_prompt(prompt)
+    assert hint in str(refused.value)
 
 
 def test_every_operation_is_reachable() -> None:

@@ -1,5 +1,6 @@
-"""The offline editor's evaluation of what it sees: face prompts over real photographs, each judged
-on the pixels inside and outside the faces, and photos without faces refused by name.
+"""The offline editor's evaluation of what it sees and of parts of a photo: face prompts and steps
+on one half or on the faces, over real photographs, each judged on the pixels inside and outside
+the part, and photos without faces refused by name.
 
 The face boxes below were labelled by hand on scikit-image's photos (the eyes to the chin), not
 taken from the detector. The two-face photo is two copies of the astronaut, at 300 px, on the
@@ -226,3 +227,120 @@ def test_without_opencvs_tflite_reader_a_face_edit_is_refused_naming_it(
         assert refused.value.error_class == "refused"
     finally:
         seeing_module.seeing.cache_clear()
+
+
+# Parts of the photo: a step on one half, or on the faces, judged inside and outside the part. -
+
+
+def luminance(array: np.ndarray) -> np.ndarray:
+    rgb = array[..., :3]
+    return 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
+
+
+def chroma(array: np.ndarray) -> float:
+    rgb = array[..., :3]
+    return float((rgb.max(axis=2) - rgb.min(axis=2)).mean())
+
+
+def warmth(array: np.ndarray) -> float:
+    return float((array[..., 0] - array[..., 2]).mean())
+
+
+# What each change does to the pixels of its part: (before, after) -> whether it happened.
+CHANGES = {
+    "darker": lambda b, a: luminance(a).mean() < luminance(b).mean() * 0.85,
+    "brighter": lambda b, a: luminance(a).mean() > luminance(b).mean() * 1.08,
+    "grey": lambda b, a: chroma(a) < 1.5 < chroma(b),
+    "blurred": lambda b, a: detail(a) < detail(b) * 0.5,
+    "sharper": lambda b, a: detail(a) > detail(b) * 1.3,
+    "warmer": lambda b, a: warmth(a) > warmth(b) + 5,
+    "more contrast": lambda b, a: luminance(a).std() > luminance(b).std() * 1.1,
+    "pixelated": lambda b, a: blockiness(a) > 0.6 > blockiness(b),
+}
+
+
+def halves(shape: tuple[int, ...], half: str) -> tuple[tuple[slice, slice], tuple[slice, slice]]:
+    """The outer quarter of the photo on the `half`'s side, and the outer quarter on the other
+    side: well away from the soft edge in the middle."""
+    height, width = shape[:2]
+    top, bottom = (
+        (slice(0, height // 4), slice(None)),
+        (slice(height - height // 4, None), slice(None)),
+    )
+    left, right = (
+        (slice(None), slice(0, width // 4)),
+        (slice(None), slice(width - width // 4, None)),
+    )
+    return {
+        "top half": (top, bottom),
+        "bottom half": (bottom, top),
+        "left half": (left, right),
+        "right half": (right, left),
+    }[half]
+
+
+@dataclass(frozen=True)
+class PartCase:
+    prompt: str
+    photo: str
+    part: str  # "faces" or a half
+    change: str  # a key of CHANGES
+
+
+PART_CASES = [
+    PartCase("darken the top half", "coffee", "top half", "darker"),
+    PartCase("darken the top of the photo", "rocket", "top half", "darker"),
+    PartCase("make the left half black and white", "chelsea", "left half", "grey"),
+    PartCase("brighten the right side", "coffee", "right half", "brighter"),
+    PartCase("blur the bottom half", "chelsea", "bottom half", "blurred"),
+    PartCase("make the lower part of the image warmer", "rocket", "bottom half", "warmer"),
+    PartCase("increase the contrast on the left side", "coffee", "left half", "more contrast"),
+    PartCase("pixelate the upper half", "astronaut", "top half", "pixelated"),
+    PartCase("make her face brighter", "astronaut", "faces", "brighter"),
+    PartCase("brighten the faces", "pair", "faces", "brighter"),
+    PartCase("sharpen the faces", "astronaut", "faces", "sharper"),
+    PartCase("make everyone's faces black and white", "pair", "faces", "grey"),
+    PartCase("warm up his face", "camera", "faces", "warmer"),  # a grey photo gains colour
+]
+
+
+@pytest.mark.parametrize("case", PART_CASES, ids=[f"{c.prompt} ({c.photo})" for c in PART_CASES])
+def test_a_step_on_a_part_changes_that_part_only(
+    editor: LocalEditingProvider, case: PartCase
+) -> None:
+    outcome = editor.edit(
+        EditRequest(image=png(case.photo), prompt=case.prompt, enhanced_prompt=None)
+    )
+    before = pixels(case.photo).astype(np.float64)
+    after = np.asarray(outcome.image.numpy(), dtype=np.float64)
+    if after.ndim == 2:
+        after = np.repeat(after[..., None], 3, axis=2)
+    after = after[..., :3]
+    assert after.shape == before.shape
+    changed = CHANGES[case.change]
+    (step,) = outcome.plan
+    assert step["region"] == case.part
+    if case.part == "faces":
+        faces = faces_of(case.photo)
+        for face in faces:
+            assert changed(before[inner(face)], after[inner(face)]), f"the face at {face}"
+        far = far_from_faces(before.shape, faces)
+        assert np.abs(after[far] - before[far]).max() <= 1, "nothing far from a face changed"
+        assert step["found"] == f"{len(faces)} face{'' if len(faces) == 1 else 's'} found"
+    else:
+        inside, outside = halves(before.shape, case.part)
+        assert changed(before[inside], after[inside]), "the part changed as asked"
+        assert np.abs(after[outside] - before[outside]).max() <= 1, "the other side is as it was"
+
+
+def test_a_step_on_the_faces_of_a_photo_without_faces_is_refused(
+    editor: LocalEditingProvider,
+) -> None:
+    with pytest.raises(EditingError) as refused:
+        editor.edit(
+            EditRequest(image=png("rocket"), prompt="brighten the faces", enhanced_prompt=None)
+        )
+    assert (
+        refused.value.user_message == "No faces were found in this photo, so nothing was changed."
+    )
+    assert refused.value.error_class == "refused"

@@ -7,13 +7,16 @@ words are joined up again (`_joined`): "increase the brightness and contrast" is
 
 1. a negated clause ("don't change the colours") is dropped;
 2. a generative verb (replace, swap, generate, extend ...) refuses the clause;
-3. background and subject rules ("blur the background", "cut out the subject", "vignette");
-4. a clause naming content (the sky, hair, a person, night, a smile) refuses it: changing one
+3. background, subject and face rules ("blur the background", "cut out the subject", "vignette",
+   "blur the faces");
+4. a clause naming a part of the photo ("darken the top half", "brighten her face"): the
+   whole-image rules read the rest of it, and their steps apply to that part (`parts.py`);
+5. a clause naming content (the sky, hair, a person, night, a smile) refuses it: changing one
    part of the picture needs a generative editor;
-5. the whole-image rules, in `WHOLE_IMAGE_RULES` order (most specific phrasing first), and again
+6. the whole-image rules, in `WHOLE_IMAGE_RULES` order (most specific phrasing first), and again
    on the words the claiming rule left ("high contrast black and white" is two steps);
-6. add / put / remove / turn into ... that no rule claimed: refused as generative;
-7. anything else is not understood.
+7. add / put / remove / turn into ... that no rule claimed: refused as generative;
+8. anything else is not understood.
 
 The rules are in `rules.py`, the readers of each operation's parameters in `readers/`. Every
 step goes through `validate_step` after its numbers are clamped into the catalogue's ranges. One
@@ -27,6 +30,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from mizual.localedit.operations import REGIONAL
+from mizual.localedit.parts import FACES
 from mizual.localedit.plan import CATALOGUE, EditPlan, InvalidPlan, Step, validate_step
 from mizual.localedit.readers import Hint, Params, Steps
 from mizual.localedit.rules import (
@@ -159,6 +164,53 @@ class _Reading:
     generative: bool = False
     hint: str | None = None
     understood: bool = True
+    region: str | None = None  # the part of the photo the steps apply to (parts.PARTS)
+
+
+# A half of the photo: "the top half", "the left side", "the lower part of the image", "the top".
+_HALF = re.compile(
+    r"\b(?:the |its |this |my )?(?P<side>top|upper|bottom|lower|left|right)(?:[- ]hand)?"
+    r"(?:(?:[- ](?:half|side|part|portion|area))(?: (?:of|in) (?:the |this |my )?(?:photo|image|"
+    r"picture|pic|frame|shot|it))?| (?:of|in) (?:the |this |my )?(?:photo|image|picture|pic|"
+    r"frame|shot))\b|\bthe (?P<end>top|bottom)\b"
+)
+_SIDES = {"top": "top", "upper": "top", "bottom": "bottom", "lower": "bottom"}
+_FACES = re.compile(
+    r"\b(?:(?:the|her|his|their|my|our|your|all|every|each|everyone'?s|everybody'?s|people'?s|"
+    r"person'?s) )*faces?\b(?: (?:in|of) (?:the |this |my )?(?:photo|image|picture|pic|shot))?"
+)
+
+
+def _part_of(clause: str) -> tuple[str, str] | None:
+    """The part of the photo a clause names, and the clause without it: ("top half",
+    "darken") of "darken the top half"."""
+    half = _HALF.search(clause)
+    if half is not None:
+        side = half.group("side") or half.group("end")
+        rest = f"{clause[: half.start()]} {clause[half.end() :]}"
+        return f"{_SIDES.get(side, side)} half", " ".join(rest.split())
+    faces = _FACES.search(clause)
+    if faces is not None:
+        rest = f"{clause[: faces.start()]} {clause[faces.end() :]}"
+        return FACES, " ".join(rest.split())
+    return None
+
+
+def _read_on_part(part: str, rest: str) -> _Reading:
+    """What to do to one part of the photo: the whole-image rules on the rest of the clause."""
+    if CONTENT.search(rest):  # "make the sky in the top half bluer"
+        return _Reading([], generative=True, understood=False)
+    steps = _read_whole_image(rest)
+    if not steps:
+        return _Reading([], understood=False)
+    whole = [operation for operation, _ in steps if operation not in REGIONAL]
+    if whole:
+        hint = (
+            f"{whole[0]} applies to the whole photo: only changes of light, colour, detail or "
+            f"style can be made to {'the ' if part != FACES else ''}{part}"
+        )
+        return _Reading([], hint=hint, understood=False)
+    return _Reading(steps, region=part)
 
 
 def _read(clause: str) -> _Reading:
@@ -173,6 +225,9 @@ def _read(clause: str) -> _Reading:
             steps = rule.read(clause)
             if steps is not None:
                 return _Reading(steps)
+        part = _part_of(clause)
+        if part is not None:
+            return _read_on_part(*part)
         if CONTENT.search(clause):
             hint = None
             if "background" in clause:
@@ -231,7 +286,7 @@ _AGAIN = re.compile(r"\b(?:again|another|twice|once more|even more)\b")
 def _same_ask(previous: Step, step: Step) -> bool:
     """Two neighbouring steps that are one ask in two words. Steps with numbers of their own
     ("rotate 90 degrees, then 90 degrees more") or "again" are meant twice."""
-    if previous.operation != step.operation:
+    if previous.operation != step.operation or previous.region != step.region:
         return False
     if step.operation in _ONCE:
         return True
@@ -256,7 +311,9 @@ def parse_prompt(prompt: str) -> EditPlan:
             continue
         for operation, params in reading.steps:
             try:
-                step = validate_step(operation, _clamped(operation, params), clause)
+                step = validate_step(
+                    operation, _clamped(operation, params), clause, region=reading.region
+                )
             except InvalidPlan as exc:  # a value no clamp can mend, such as a zero size
                 unknown.append(clause)
                 hints.append(str(exc))

@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from mizual.localedit.operations import CATALOGUE
+from mizual.localedit.operations import CATALOGUE, REGIONAL
+from mizual.localedit.parts import PARTS
 from mizual.localedit.registry import InvalidPlan, Operation, Param
 
 __all__ = ["CATALOGUE", "EditPlan", "InvalidPlan", "Operation", "Param", "Step", "validate_step"]
@@ -23,9 +24,11 @@ class Step:
     operation: str
     params: dict[str, Any] = field(default_factory=dict)
     source: str = ""  # the words of the prompt this step was read from
+    region: str | None = None  # one of parts.PARTS ("faces", "top half"); None: everything
 
     def describe(self) -> dict[str, Any]:
-        return {"operation": self.operation, "params": self.params, "from": self.source}
+        described = {"operation": self.operation, "params": self.params, "from": self.source}
+        return described if self.region is None else described | {"region": self.region}
 
 
 @dataclass(frozen=True)
@@ -41,11 +44,18 @@ class EditPlan:
         return any(CATALOGUE[step.operation].subject_aware for step in self.steps)
 
 
-def validate_step(operation: str, params: dict[str, Any], source: str = "") -> Step:
-    """A step with every parameter present, typed and in range, or InvalidPlan saying why."""
+def validate_step(
+    operation: str, params: dict[str, Any], source: str = "", *, region: str | None = None
+) -> Step:
+    """A step with every parameter present, typed and in range, on a part of the photo that
+    it can apply to, or InvalidPlan saying why."""
     spec = CATALOGUE.get(operation)
     if spec is None:
         raise InvalidPlan(f"unknown operation {operation!r}")
+    if region is not None and region not in PARTS:
+        raise InvalidPlan(f"unknown part of the photo {region!r}")
+    if region is not None and operation not in REGIONAL:
+        raise InvalidPlan(f"{operation} applies to the whole photo, not to {region}")
     unknown = set(params) - set(spec.params)
     if unknown:
         raise InvalidPlan(f"{operation} takes no {', '.join(sorted(unknown))}")
@@ -59,7 +69,7 @@ def validate_step(operation: str, params: dict[str, Any], source: str = "") -> S
         checked[name] = _check(operation, name, param, value)
     if spec.check is not None:
         spec.check(checked)
-    return Step(operation, checked, source)
+    return Step(operation, checked, source, region)
 
 
 def _check(operation: str, name: str, param: Param, value: Any) -> float | int | str:

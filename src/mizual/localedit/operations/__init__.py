@@ -47,14 +47,23 @@ CATALOGUE: dict[str, Operation] = catalogue(
 OPERATIONS: dict[str, Callable[..., pyvips.Image]] = {
     name: declared.run for name, declared in CATALOGUE.items()
 }
+# Operations that can apply to a part of the photo (`parts.py`): those that keep its size and
+# change each pixel where it is. Turns, crops, the background and the face edits cannot.
+REGIONAL = frozenset(
+    name
+    for name, declared in CATALOGUE.items()
+    if declared.run.__module__
+    in {group.__name__ for group in (tone, colour, exposure, detail, effects, styles)}
+)
 # Operations that read the photo twice (a measurement, then the edit), out of order (turns,
 # flips) or whole (to find the subject): a plan with one of them needs the photo decoded whole.
 RANDOM_ACCESS = frozenset(name for name, declared in CATALOGUE.items() if not declared.streams)
 
 
 def streams(plan: EditPlan) -> bool:
-    """Whether the plan reads the photo once, top to bottom, so it can be decoded in strips."""
-    return not any(step.operation in RANDOM_ACCESS for step in plan.steps)
+    """Whether the plan reads the photo once, top to bottom, so it can be decoded in strips. A
+    step on a part reads it twice (the step, and the photo it is blended with)."""
+    return not any(step.operation in RANDOM_ACCESS or step.region for step in plan.steps)
 
 
 def apply_plan(image: pyvips.Image, plan: EditPlan) -> pyvips.Image:
@@ -73,7 +82,27 @@ def run_plan(image: pyvips.Image, plan: EditPlan) -> tuple[pyvips.Image, list[di
         params: dict[str, Any] = step.params
         with noting() as notes:
             # 16-bit, CMYK or Lab in, or a step that left floats: 8-bit sRGB or grey for the next.
-            image = OPERATIONS[step.operation](to_display_space(image), **params)
+            before = to_display_space(image)
+            image = OPERATIONS[step.operation](before, **params)
+            if step.region:
+                image = _on_part(before, to_display_space(image), step.region)
         if notes:
             shown["found"] = "; ".join(notes)
     return to_display_space(image), described
+
+
+def _on_part(before: pyvips.Image, after: pyvips.Image, part: str) -> pyvips.Image:
+    """`after` where `part` of the photo is, `before` elsewhere, blended along the part's soft
+    edge."""
+    from mizual.localedit.operations.pixels import rgb, split_alpha
+    from mizual.localedit.parts import part_mask
+
+    colour, _ = split_alpha(before)
+    mask = part_mask(colour, part)
+    if after.bands < before.bands:  # "make the top half black and white" of a colour photo
+        changed, alpha = split_alpha(after)
+        after = rgb(changed) if alpha is None else rgb(changed).bandjoin(alpha)
+    if after.bands > before.bands:
+        before = rgb(before)
+    blended = mask.ifthenelse(after, before, blend=True)
+    return blended.cast("uchar").copy(interpretation=after.interpretation)

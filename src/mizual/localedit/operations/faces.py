@@ -118,17 +118,37 @@ def _blurred(patch: pyvips.Image, sigma: float) -> pyvips.Image:
     )
 
 
+def _seen(colour: pyvips.Image, *, done: str) -> list[Face]:
+    """The faces of the photo, told to the person ("2 faces found"); RegionNotFound saying
+    what was not `done` if there are none."""
+    faces = _found(colour)
+    if not faces:
+        raise RegionNotFound(f"No faces were found in this photo, so nothing was {done}.")
+    note(f"{len(faces)} face{'' if len(faces) == 1 else 's'} found")
+    return faces
+
+
+def faces_mask(colour: pyvips.Image) -> pyvips.Image:
+    """The faces as one 8-bit mask of the photo's size (the part "faces" of a step such as
+    "brighten her face"): each face's feathered ellipse, 0 elsewhere."""
+    import pyvips
+
+    mask = pyvips.Image.black(colour.width, colour.height)
+    for face in _seen(colour, done="changed"):
+        cover = _cover(face, width=colour.width, height=colour.height)
+        ellipse = _mask(cover)
+        under = mask.crop(cover.left, cover.top, cover.width, cover.height)
+        mask = mask.insert((under > ellipse).ifthenelse(under, ellipse), cover.left, cover.top)
+    return mask.copy(interpretation="b-w")
+
+
 def _faces_changed(
     image: pyvips.Image, *, change: Callable[[pyvips.Image, Face], pyvips.Image], done: str
 ) -> pyvips.Image:
     from mizual.localedit.operations.pixels import on_colour
 
     def edit(colour: pyvips.Image) -> pyvips.Image:
-        faces = _found(colour)
-        if not faces:
-            raise RegionNotFound(f"No faces were found in this photo, so nothing was {done}.")
-        note(f"{len(faces)} face{'' if len(faces) == 1 else 's'} found")
-        for face in faces:
+        for face in _seen(colour, done=done):
             cover = _cover(face, width=colour.width, height=colour.height)
             patch = colour.crop(cover.left, cover.top, cover.width, cover.height)
             blended = _mask(cover).ifthenelse(change(patch, face), patch, blend=True)

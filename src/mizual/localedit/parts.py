@@ -1,0 +1,50 @@
+"""The parts of a photo a step can apply to: the faces in it, or one half of it.
+
+A step with a part ("darken the top half", "brighten her face") is applied to the whole photo and
+blended in through a soft mask of the part, so the change fades out over a few per cent of the
+photo instead of stopping at a hard line. Only steps that keep the photo's size and work pixel by
+pixel or in a small neighbourhood (light, colour, detail, effects, styles) can take a part: a
+crop or a turn of one half has no meaning here.
+
+Nothing here imports pyvips or OpenCV at import time: the parser reads the names.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pyvips
+
+FACES = "faces"
+HALVES = ("top half", "bottom half", "left half", "right half")
+PARTS = (FACES, *HALVES)
+# A half's edge fades over this share of the photo's height (top, bottom) or width (left, right).
+HALF_FEATHER_SHARE = 0.08
+
+
+def part_mask(colour: pyvips.Image, part: str) -> pyvips.Image:
+    """An 8-bit mask of `colour`'s size, 255 on `part` and 0 elsewhere, with a soft edge;
+    RegionNotFound if the part is not in the photo (no face found)."""
+    if part == FACES:
+        from mizual.localedit.operations.faces import faces_mask
+
+        return faces_mask(colour)
+    if part not in HALVES:
+        raise ValueError(f"unknown part {part!r}")
+    return _half(colour.width, colour.height, part)
+
+
+def _half(width: int, height: int, part: str) -> pyvips.Image:
+    import pyvips
+
+    side = part.split()[0]
+    across = side in ("left", "right")
+    length = width if across else height
+    feather = max(1.0, HALF_FEATHER_SHARE * length)
+    coordinate = pyvips.Image.xyz(width, height)[0 if across else 1]
+    # 1 on the part's side of the middle line, 0 beyond it, a linear ramp `feather` wide.
+    distance = (length / 2 - coordinate) if side in ("top", "left") else (coordinate - length / 2)
+    weight = distance / feather + 0.5
+    weight = (weight < 0).ifthenelse(0, (weight > 1).ifthenelse(1, weight))
+    return (weight * 255 + 0.5).cast("uchar").copy(interpretation="b-w")
