@@ -225,6 +225,23 @@ CASES: list[tuple[str, Expected]] = [
     ("resize to 1,200 px wide", [("resize", {"width": 1200})]),
     # the background and the subject
     ("blur the background", [("blur_background", {"sigma": 8.0})]),
+    # straightening
+    ("straighten the horizon", [("straighten", {})]),
+    ("fix the tilt", [("straighten", {})]),
+    ("fix the tilted photo", [("straighten", {})]),
+    ("the horizon is crooked", [("straighten", {})]),
+    ("rotate it so the horizon is level", [("straighten", {})]),
+    ("deskew the page", [("straighten", {})]),
+    ("tilt it 10 degrees", [("rotate", {"degrees": 10.0})]),
+    ("rotate 3 degrees to straighten it", [("rotate", {"degrees": 3.0})]),
+    # white balance
+    ("remove the yellow cast", [("white_balance", {})]),
+    ("fix the white balance", [("white_balance", {})]),
+    ("fix the colours", [("white_balance", {})]),
+    ("the photo has a green tint", [("white_balance", {})]),
+    ("make the colours natural", [("white_balance", {})]),
+    ("colour correct it", [("white_balance", {})]),
+    ("fix the white balance and the exposure", [("white_balance", {}), ("auto_levels", {})]),
     # faces
     ("blur the faces", [("blur_faces", {})]),
     ("blur her face", [("blur_faces", {})]),

@@ -344,3 +344,81 @@ def test_a_step_on_the_faces_of_a_photo_without_faces_is_refused(
         refused.value.user_message == "No faces were found in this photo, so nothing was changed."
     )
     assert refused.value.error_class == "refused"
+
+
+# White balance: a cast put on a real photo in linear light, as a wrong light would. ----------
+
+
+def _linear(values: np.ndarray) -> np.ndarray:
+    v = values / 255
+    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+
+
+def _encoded(values: np.ndarray) -> np.ndarray:
+    v = np.clip(values, 0, 1)
+    return 255 * np.where(v <= 0.0031308, v * 12.92, 1.055 * v ** (1 / 2.4) - 0.055)
+
+
+CASTS = {"yellow": (1.25, 1.1, 0.7), "blue": (0.8, 0.95, 1.35), "green": (0.85, 1.2, 0.85)}
+BALANCE_CASES = [
+    ("remove the yellow cast", "coffee", "yellow"),
+    ("fix the white balance", "chelsea", "yellow"),
+    ("remove the blue tint", "astronaut", "blue"),
+    ("auto white balance", "rocket", "blue"),
+    ("the photo has a green cast, fix the colours", "coffee", "green"),
+    ("make the colours natural", "astronaut", "green"),
+]
+
+
+def _cast(name: str, cast: str) -> bytes:
+    shifted = _encoded(_linear(pixels(name).astype(np.float64)) * np.array(CASTS[cast]))
+    image = pyvips.Image.new_from_array(np.rint(shifted).astype(np.uint8))
+    data: bytes = image.copy(interpretation="srgb").pngsave_buffer()
+    return data
+
+
+def _balanced(editor: LocalEditingProvider, image: bytes, prompt: str) -> np.ndarray:
+    outcome = editor.edit(EditRequest(image=image, prompt=prompt, enhanced_prompt=None))
+    assert [step["operation"] for step in outcome.plan] == ["white_balance"]
+    return np.asarray(outcome.image.numpy(), dtype=np.float64)
+
+
+def _hue(array: np.ndarray) -> np.ndarray:
+    """CIELAB a* and b* of each pixel: its colour, without its lightness."""
+    from skimage.color import rgb2lab
+
+    ab: np.ndarray = rgb2lab(array[..., :3] / 255)[..., 1:]
+    return ab
+
+
+@pytest.mark.parametrize(("prompt", "photo", "cast"), BALANCE_CASES)
+def test_white_balance_gives_the_same_colours_whatever_the_cast(
+    editor: LocalEditingProvider, prompt: str, photo: str, cast: str
+) -> None:
+    """The light's colour is divided out: the photo under a cast and the photo as taken come out
+    with nearly the same colours (a step that left the cast, or only stretched the tones, would
+    not). Compared in a*b*, since a cast also changes how bright the photo is."""
+    original = pixels(photo).astype(np.float64)
+    cast_photo = np.asarray(pyvips.Image.new_from_buffer(_cast(photo, cast), "").numpy(), float)
+    from_cast = _balanced(editor, _cast(photo, cast), prompt)
+    from_original = _balanced(editor, png(photo), prompt)
+    cast_size = float(np.abs(_hue(cast_photo) - _hue(original)).mean())
+    assert cast_size > 4
+    # Leaving the cast gives 1; a fixed cooling or warming (temperature) 0.42-1.11 here.
+    assert float(np.abs(_hue(from_cast) - _hue(from_original)).mean()) < 0.35 * cast_size
+
+
+def test_white_balance_of_a_black_and_white_photo_is_refused(
+    editor: LocalEditingProvider,
+) -> None:
+    grey = pyvips.Image.new_from_array(samples.camera()).copy(interpretation="b-w")
+    with pytest.raises(EditingError) as refused:
+        editor.edit(
+            EditRequest(
+                image=grey.pngsave_buffer(), prompt="fix the white balance", enhanced_prompt=None
+            )
+        )
+    assert (
+        refused.value.user_message
+        == "This photo has no colour, so there is no colour cast to remove."
+    )

@@ -17,6 +17,11 @@ class RegionNotFound(Exception):
     photo, so nothing was blurred."); str is for people."""
 
 
+class NothingToChange(Exception):
+    """What a step would change is not in the photo ("This photo has no colour, so there is no
+    colour cast to remove."); str is for people."""
+
+
 class SeeingUnavailable(Exception):
     """This installation cannot see what a step needs; str names what is missing."""
 

@@ -200,6 +200,19 @@ WHOLE_IMAGE_RULES = (
         rf"{N} (?:colou?r |tone |grey |gray )?(?:levels|tones|shades|colou?rs)\b",
         adjustments.posterize,
     ),
+    # A colour cast, and automatic white balance: before auto levels ("fix the colours") and
+    # temperature ("remove the yellow cast").
+    _rule(
+        "white_balance",
+        r"\b(?:auto(?:matic)?[- ]?)?white[- ]?balanc\w*|\bcolou?r (?:cast|tint)s?\b|\b(?:yellow|"
+        r"blue|green|orange|red|magenta|purple|pink|cyan)(?:ish)? (?:cast|tint|tinge)s?\b|"
+        r"\bcasts?\b|"
+        r"\b(?:fix|correct|balanc|neutrali[sz]|repair|sort out|even out)\w* (?:the |my |all the )?"
+        r"colou?rs?\b|\bauto[- ]?colou?rs?\b|\b(?:neutral|natural|true|correct) colou?rs\b|"
+        r"\bcolou?rs? (?:look )?(?:natural|neutral|true|right|correct)\b|\bcolou?r[- ]?correct\w*",
+        unless=r"\bcast(?:ing)? (?:a |some )?shadows?\b",
+        consumes=r"\b(?:fix\w*|correct\w*|remov\w*|repair\w*|improv\w*|auto\w*|neutral\w*)\b",
+    ),
     # "Fix the exposure" and "enhance the lighting" stretch the tones; before exposure/brightness.
     _rule(
         "auto_levels",
@@ -338,9 +351,20 @@ WHOLE_IMAGE_RULES = (
         geometry.flip,
         consumes=r"\bupside[- ]?down\b",  # a vertical flip, not also a half turn
     ),
+    # Before rotate: "fix the tilt" is a straightening, "tilt it 10 degrees" a rotation.
+    _rule(
+        "straighten",
+        r"\b(?:straighten\w*|crooked|tilted|askew|wonky|skew(?:ed)?|de-?skew\w*|slant\w*|un-?tilt"
+        r"\w*|horizon)\b|\b(?:fix|correct|remov)\w* (?:the |its |a )?tilt\b|\blevel (?:the |it|"
+        r"this|my)|\b(?:make|get) (?:it|the photo|the image|the picture) (?:level|straight)\b",
+        unless=r"\d+ ?(?:\u00b0|deg)",
+        consumes=r"\b(?:fix\w*|correct\w*|remov\w*|level\w*|straight\w*|photo|image|picture|"
+        r"rotat\w*|turn\w*|so|is)\b",
+    ),
     _rule(
         "rotate",
         r"\b(?:rotat\w*|spin\w*|tilt\w*|upside[- ]?down|turn\w*)\b|\b(?:quarter|half)[- ]turn",
         geometry.rotate,
+        consumes=r"\b(?:straighten\w*|level\w*)\b",  # "rotate 3 degrees to straighten it"
     ),
 )

@@ -1,7 +1,8 @@
-"""What the offline editor sees in a photo: the faces in it, for now.
+"""What the offline editor sees in a photo: the faces in it, and how far it is tilted.
 
-`Seeing` is the seam: the operations ask it, never a model directly, so the model behind it can be
-swapped. The one here runs MediaPipe's BlazeFace short-range face detector (Apache-2.0, the
+`Seeing` is the seam: the operations ask it, never a model directly, so what is behind it can be
+swapped. The tilt comes from the photo's straight lines (`lines.py`). The faces come from
+MediaPipe's BlazeFace short-range face detector (Apache-2.0, the
 `.tflite` file of the `mediapipe` 0.10.14 wheel, 230 kB, kept in `models/`) through OpenCV's own
 TFLite reader: no other package, nothing downloaded at run time.
 
@@ -22,6 +23,7 @@ import cv2
 import numpy as np
 
 from mizual.localedit.findings import SeeingUnavailable
+from mizual.localedit.lines import Tilt, tilt
 
 MODEL = "face_detection_short_range.tflite"
 INPUT_SIDE = 128
@@ -61,6 +63,26 @@ class Seeing(Protocol):
     def faces(self, pixels: np.ndarray) -> list[Face]:
         """The faces of an 8-bit RGB photo (height x width x 3), most confident first."""
         ...
+
+    def tilt(self, pixels: np.ndarray) -> Tilt | None:
+        """How far the photo's straight lines say it is tilted, or None if they do not agree."""
+        ...
+
+
+class OfflineSeeing:
+    """Faces by BlazeFace (its model read at the first face asked for), tilt by the photo's
+    straight lines (`lines.py`)."""
+
+    def __init__(self) -> None:
+        self._faces: BlazeFaceSeeing | None = None
+
+    def faces(self, pixels: np.ndarray) -> list[Face]:
+        if self._faces is None:
+            self._faces = BlazeFaceSeeing()
+        return self._faces.faces(pixels)
+
+    def tilt(self, pixels: np.ndarray) -> Tilt | None:
+        return tilt(pixels)
 
 
 class BlazeFaceSeeing:
@@ -166,5 +188,5 @@ def _overlap(a: Face, b: Face) -> float:
 
 @functools.cache
 def seeing() -> Seeing:
-    """The process' one `Seeing` (the model is read once)."""
-    return BlazeFaceSeeing()
+    """The process' one `Seeing` (the face model is read once)."""
+    return OfflineSeeing()

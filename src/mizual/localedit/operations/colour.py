@@ -1,4 +1,5 @@
-"""Colour: saturation, vibrance, black and white, sepia, the vintage look, white balance.
+"""Colour: saturation, vibrance, black and white, sepia, the vintage look, white balance (by
+hand, as a temperature, and automatic).
 
 Colour matrices (libvips `recomb`) and lookup tables, all streaming. Vibrance works in LCh, where
 chroma and hue are separate bands.
@@ -21,6 +22,13 @@ SEPIA_TINT = (1.12, 0.99, 0.78)
 # Vibrance: colours this vivid (LCh chroma) or more get no boost; skin hues get half of it.
 VIVID_CHROMA = 60.0
 SKIN_HUE, SKIN_HUE_WIDTH = 50.0, 30.0
+# Automatic white balance: the "shades of grey" estimate of the light's colour (the Minkowski
+# mean of each channel in linear light, with this power: 1 is grey-world, infinity white-patch),
+# on a copy this small, over the pixels between these luminance percentiles and not clipped.
+BALANCE_NORM_POWER = 4
+BALANCE_SIDE = 512
+BALANCE_PERCENTILES = (2.0, 98.0)
+BALANCE_GAIN_LIMITS = (0.5, 2.0)  # no channel is more than doubled or halved
 
 
 @operation(
@@ -115,3 +123,34 @@ def temperature(image: pyvips.Image, *, amount: float = 0.3) -> pyvips.Image:
     gains /= gains @ np.array(LINEAR_LUMINANCE)
     linear = pixels.srgb_to_linear(pixels.LEVELS)[:, None] * gains[None, :]
     return pixels.tone_curve(image, pixels.linear_to_srgb(linear), colour=True)
+
+
+@operation(
+    "automatic white balance: removes a colour cast (yellow, blue, green…)",
+    streams=False,
+    once=True,
+)
+def white_balance(image: pyvips.Image) -> pyvips.Image:
+    """The light's colour estimated from the photo, then divided out: a gain per channel in linear
+    light, scaled so that the photo keeps its luminance."""
+    import numpy as np
+
+    from mizual.localedit.findings import NothingToChange
+    from mizual.localedit.operations import pixels
+
+    colour, _ = pixels.split_alpha(image)
+    if colour.bands == 1:
+        raise NothingToChange("This photo has no colour, so there is no colour cast to remove.")
+    scale = min(1.0, BALANCE_SIDE / max(colour.width, colour.height))
+    small = colour.resize(scale) if scale < 1 else colour
+    linear = pixels.srgb_to_linear(np.asarray(small.numpy(), dtype=np.float64)).reshape(-1, 3)
+    luminance = linear @ np.array(LINEAR_LUMINANCE)
+    low, high = np.percentile(luminance, BALANCE_PERCENTILES)
+    kept = linear[(luminance > low) & (luminance < high) & (linear.max(axis=1) < 0.98)]
+    if len(kept) < 100:
+        kept = linear  # a photo of few tones: every pixel counts
+    light = np.mean(kept**BALANCE_NORM_POWER, axis=0) ** (1 / BALANCE_NORM_POWER)
+    gains = light.mean() / np.maximum(light, 1e-6)
+    gains = np.clip(gains / (gains @ np.array(LINEAR_LUMINANCE)), *BALANCE_GAIN_LIMITS)
+    curves = pixels.srgb_to_linear(pixels.LEVELS)[:, None] * gains[None, :]
+    return pixels.tone_curve(image, pixels.linear_to_srgb(curves), colour=True)

@@ -1,4 +1,4 @@
-"""Geometry: turns, mirrors, centred crops to an aspect ratio, and resizing.
+"""Geometry: turns, straightening, mirrors, centred crops to an aspect ratio, and resizing.
 
 Turns and mirrors read the photo out of order, so a plan with one needs the photo decoded whole.
 """
@@ -11,6 +11,9 @@ from mizual.localedit.registry import InvalidPlan, choice, number, operation
 
 if TYPE_CHECKING:
     import pyvips
+
+# A tilt smaller than this is within what lines and lenses bend by: the photo is level.
+LEVEL_ENOUGH = 0.3  # degrees
 
 
 @operation(
@@ -40,6 +43,55 @@ def rotate(image: pyvips.Image, *, degrees: float) -> pyvips.Image:
         image,
         lambda whole: whole.rotate(degrees, background=[0] * whole.bands, interpolate=bicubic),
     )
+
+
+@operation(
+    "straighten a tilted photo (up to 12°) by its horizon or straight lines, cropping the "
+    "corners; fails if no lines agree on a tilt",
+    streams=False,
+    once=True,
+)
+def straighten(image: pyvips.Image) -> pyvips.Image:
+    import math
+
+    import numpy as np
+    import pyvips
+
+    from mizual.localedit.findings import NothingToChange, RegionNotFound, note
+    from mizual.localedit.lines import LINES_SIDE, MAX_TILT
+    from mizual.localedit.operations.pixels import premultiplied, rgb, split_alpha
+    from mizual.localedit.seeing import seeing
+
+    colour, _ = split_alpha(image)
+    scale = min(1.0, LINES_SIDE / max(image.width, image.height))
+    small = colour.resize(scale) if scale < 1 else colour
+    found = seeing().tilt(np.ascontiguousarray(np.asarray(rgb(small).numpy(), dtype=np.uint8)))
+    if found is None:
+        raise RegionNotFound(
+            "No horizon or straight lines were found in this photo, so it was not straightened "
+            f"(it straightens tilts up to {MAX_TILT:g}°; say how far to turn it for more, such "
+            "as 'rotate 15 degrees clockwise')."
+        )
+    if abs(found.degrees) < LEVEL_ENOUGH:
+        raise NothingToChange(
+            f"This photo is already level (its lines are within {LEVEL_ENOUGH:g}° of straight), "
+            "so it was not turned."
+        )
+    turn = -found.degrees
+    cos, sin = abs(math.cos(math.radians(turn))), abs(math.sin(math.radians(turn)))
+    width, height = image.width, image.height
+    # The largest rectangle of the photo's own shape inside the turned photo, centred.
+    fit = min(width / (width * cos + height * sin), height / (width * sin + height * cos))
+    kept_width, kept_height = max(1, math.floor(width * fit)), max(1, math.floor(height * fit))
+    bicubic = pyvips.Interpolate.new("bicubic")
+    turned = premultiplied(image, lambda whole: whole.rotate(turn, interpolate=bicubic))
+    way = "clockwise" if found.degrees > 0 else "anticlockwise"
+    note(
+        f"a tilt of {abs(found.degrees):.1f}° {way} found; "
+        f"turned back and cropped to {kept_width}x{kept_height}"
+    )
+    left, top = (turned.width - kept_width) // 2, (turned.height - kept_height) // 2
+    return turned.crop(left, top, kept_width, kept_height)
 
 
 @operation("mirror", params={"direction": choice("horizontal", "vertical")}, streams=False)

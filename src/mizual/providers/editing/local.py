@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from mizual.kit import imaging
-from mizual.localedit.findings import RegionNotFound, SeeingUnavailable
+from mizual.localedit.findings import NothingToChange, RegionNotFound, SeeingUnavailable
 from mizual.localedit.llm_reader import LlmPlanReader, NotPossible
 from mizual.localedit.parser import PromptNotUnderstood, parse_prompt
 from mizual.localedit.plan import EditPlan
@@ -34,7 +34,7 @@ class LocalEditingProvider:
         image = imaging.load(request.image, sequential=streams(plan))
         try:
             edited, described = run_plan(image, plan)
-        except (RegionNotFound, SeeingUnavailable) as exc:
+        except (RegionNotFound, NothingToChange, SeeingUnavailable) as exc:
             raise EditingError(str(exc), retryable=False, error_class="refused") from exc
         return EditOutcome(image=edited, plan=described)
 
