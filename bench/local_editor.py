@@ -29,6 +29,8 @@ PLANS = [
 ]
 # Plans that look for faces, on a photo with one (scikit-image's astronaut enlarged).
 FACE_PLANS = ["blur the faces", "pixelate all faces", "make her face brighter"]
+# Plans that look for straight lines, on a photo with a horizon turned 4° (the cameraman).
+LINE_PLANS = ["straighten the horizon"]
 
 CHILD = """
 import json, resource, sys, time
@@ -52,18 +54,30 @@ print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss 
 """
 
 
-def make_photo(path: Path, width: int, height: int, *, sample: str = "coffee") -> None:
-    """A real photograph (scikit-image's coffee, or `sample`) enlarged, with grain so it
-    compresses like one; a square sample is cut to the size rather than stretched."""
+def make_photo(
+    path: Path, width: int, height: int, *, sample: str = "coffee", turn: float = 0.0
+) -> None:
+    """A real photograph (scikit-image's coffee, or `sample`, turned `turn` degrees clockwise
+    and cut to no corners) enlarged, with grain so it compresses like one; a square sample is
+    cut to the size rather than stretched."""
     import pyvips
     from skimage import data as samples
 
-    small = pyvips.Image.new_from_array(getattr(samples, sample)()).copy(interpretation="srgb")
+    pixels = getattr(samples, sample)()
+    small = pyvips.Image.new_from_array(pixels).copy(interpretation="srgb")
+    if small.bands == 1:
+        small = small.copy(interpretation="b-w").colourspace("srgb")
+    if turn:
+        side = round(small.width / 1.15)
+        small = small.rotate(turn)
+        small = small.crop((small.width - side) // 2, (small.height - side) // 2, side, side)
     if small.width == small.height:
-        big = small.resize(width / small.width).crop(0, 0, width, height)
+        big = small.resize(width / small.width)
+        big = big.crop(0, (big.height - height) // 2, width, height)
     else:
         big = small.resize(width / small.width, vscale=height / small.height)
-    grain = pyvips.Image.gaussnoise(width, height, sigma=6)
+    # Grain around 0 (libvips' default mean is 128, which washed every photo out to near white).
+    grain = pyvips.Image.gaussnoise(width, height, sigma=6, mean=0)
     photo = (big + grain.bandjoin([grain, grain])).cast("uchar").copy(interpretation="srgb")
     photo.write_to_file(str(path), Q=90)
 
@@ -99,6 +113,9 @@ def main() -> None:
             faces = Path(folder) / f"{width}x{height}-face.jpg"
             make_photo(faces, width, height, sample="astronaut")
             rows += [measure(faces, f"{label}, a face", prompt) for prompt in FACE_PLANS]
+            tilted = Path(folder) / f"{width}x{height}-tilted.jpg"
+            make_photo(tilted, width, height, sample="camera", turn=4.0)
+            rows += [measure(tilted, f"{label}, tilted 4°", prompt) for prompt in LINE_PLANS]
     print("| photo | prompt | min s | median s | max s | peak RSS MB |")
     print("|---|---|---|---|---|---|")
     print("\n".join(rows))

@@ -267,6 +267,14 @@ def background_blurred(before: Array, after: Array) -> None:
         assert sharpness(after[corner]) < 0.5 * sharpness(before[corner])
 
 
+def portrait_look(before: Array, after: Array) -> None:
+    """The look, not a crop: the same size, the background blurred, the corners a little darker."""
+    assert after.shape == before.shape
+    background_blurred(before, after)
+    for corner in CORNERS:
+        assert luminance(after[corner]).mean() < luminance(before[corner]).mean() * 0.97
+
+
 def background_darkened(before: Array, after: Array) -> None:
     assert luminance(after[FACE]).mean() > 0.9 * luminance(before[FACE]).mean()
     for corner in CORNERS:
@@ -432,6 +440,7 @@ CASES = [
     # subject-aware
     Case("blur the background", "astronaut", background_blurred),
     Case("portrait mode please", "astronaut", background_blurred),
+    Case("make it look like a portrait photo", "astronaut", portrait_look),
     Case("darken the background", "astronaut", background_darkened),
     Case("make the background black and white", "astronaut", background_grey),
     Case("remove the background", "astronaut", background_removed),

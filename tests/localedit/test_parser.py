@@ -225,6 +225,11 @@ CASES: list[tuple[str, Expected]] = [
     ("resize to 1,200 px wide", [("resize", {"width": 1200})]),
     # the background and the subject
     ("blur the background", [("blur_background", {"sigma": 8.0})]),
+    # the portrait look, and portrait as an orientation
+    ("make it look like a portrait photo", [("blur_background", {}), ("vignette", {})]),
+    ("give it a portrait look", [("blur_background", {}), ("vignette", {})]),
+    ("crop it to portrait", [("crop", {"ratio_width": 2, "ratio_height": 3})]),
+    ("a 2:3 portrait photo", [("crop", {"ratio_width": 2, "ratio_height": 3})]),
     # straightening
     ("straighten the horizon", [("straighten", {})]),
     ("fix the tilt", [("straighten", {})]),

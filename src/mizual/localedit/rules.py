@@ -122,6 +122,16 @@ REGION_RULES = (
         also=_BACKGROUND,
     ),
     _rule("blur_background", _BLUR_WORDS, adjustments.blur_background, also=_BACKGROUND),
+    # "A portrait photo" is a look (the subject sharp, the background soft, a slight vignette)
+    # unless the words say orientation or an aspect ratio: then it is a crop.
+    _rule(
+        "blur_background",
+        r"\bportrait (?:photo\w*|shot|picture|pic|look|style|feel|effect|photography)s?\b|"
+        r"\b(?:look|feel)s? like (?:a |an )?(?:professional |studio )?portrait\b",
+        adjustments.portrait_look,
+        unless=r"\d+ ?(?::|/|x|by) ?\d+|\b(?:orientation|crop\w*|aspect|ratio|vertical|"
+        r"upright|tall|format|instagram|stor(?:y|ies))\b",
+    ),
     _rule(
         "blur_background",
         r"\bportrait (?:mode|effect|look|blur)\b|\bbokeh\b|\bshallow (?:depth of field|dof|focus)"

@@ -147,6 +147,19 @@ def blur_background(clause: str) -> Params:
     return {"sigma": radius(clause, 8.0)}
 
 
+# The portrait look: the background softened, and corners darkened this much, gently.
+PORTRAIT_VIGNETTE = 0.2
+
+
+def portrait_look(clause: str) -> Steps:
+    """The portrait look ("make it look like a portrait photo"): the subject sharp, the
+    background soft, a slight vignette; a look, not an aspect ratio."""
+    return [
+        ("blur_background", blur_background(clause)),
+        ("vignette", {"amount": PORTRAIT_VIGNETTE}),
+    ]
+
+
 def darken_background(clause: str) -> Params:
     if re.search(r"\bblack\b", clause) and percent(clause) is None:
         return {"amount": 1.0}
