@@ -129,12 +129,18 @@ REQUIRED_PARAMS: dict[str, dict[str, object]] = {
 
 
 def source_for(operation: str) -> pyvips.Image:
-    """The astronaut, or for straightening (she has no straight lines) the cameraman turned by
-    4 degrees, his horizon level again once straightened."""
-    if operation != "straighten":
-        return photo("astronaut")
-    turned = photo("camera").rotate(4)
-    return turned.crop((turned.width - 440) // 2, (turned.height - 440) // 2, 440, 440)
+    """The astronaut; for red eye, the astronaut with red pupils (her eyes are brown); for
+    straightening (she has no straight lines) the cameraman turned by 4 degrees."""
+    if operation == "straighten":
+        turned = photo("camera").rotate(4)
+        return turned.crop((turned.width - 440) // 2, (turned.height - 440) // 2, 440, 440)
+    if operation == "red_eye":
+        pixels = as_array(photo("astronaut")).copy()
+        rows, columns = np.mgrid[0:512, 0:512]
+        for x, y in ((203, 102), (246, 103)):  # her pupils, found by hand
+            pixels[(columns - x) ** 2 + (rows - y) ** 2 <= 12] = (210, 40, 35)
+        return from_array(pixels)
+    return photo("astronaut")
 
 
 @pytest.mark.parametrize("operation", sorted(CATALOGUE))
@@ -545,7 +551,7 @@ def plan(*steps: tuple[str, dict[str, object]]) -> EditPlan:
 def test_a_grey_photo_goes_through_every_operation() -> None:
     camera = source_for("straighten")  # the cameraman, one band, a little turned
     for operation, spec in CATALOGUE.items():
-        if operation == "white_balance":
+        if operation in ("white_balance", "red_eye"):
             with pytest.raises(NothingToChange, match="no colour"):
                 apply_plan(camera, plan((operation, {})))
             continue

@@ -230,6 +230,9 @@ CASES: list[tuple[str, Expected]] = [
     ("give it a portrait look", [("blur_background", {}), ("vignette", {})]),
     ("crop it to portrait", [("crop", {"ratio_width": 2, "ratio_height": 3})]),
     ("a 2:3 portrait photo", [("crop", {"ratio_width": 2, "ratio_height": 3})]),
+    # red eye
+    ("remove the red eyes", [("red_eye", {})]),
+    ("red eye reduction please", [("red_eye", {})]),
     # straightening
     ("straighten the horizon", [("straighten", {})]),
     ("fix the tilt", [("straighten", {})]),
@@ -401,6 +404,7 @@ REFUSED: list[tuple[str, str, bool]] = [
     ("make it look like winter", "make it look like winter", True),
     ("make the sky bluer", "make the sky bluer", True),
     ("brighten the person", "brighten the person", True),
+    ("give her red eyes", "give her red eyes", True),
     ("make the sky in the top half bluer", "make the sky in the top half bluer", True),
     ("brighten the face of the man", "brighten the face of the man", True),
     ("replace the background with a beach", "replace the background with a beach", True),

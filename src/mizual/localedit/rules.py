@@ -139,6 +139,13 @@ REGION_RULES = (
         r"(?:stand out|pop)\b",
         adjustments.blur_background,
     ),
+    # Red eye: its removal only ("give her red eyes" asks for new content).
+    _rule(
+        "red_eye",
+        r"\bred[- ]?eyes?\b",
+        also=r"\b(?:remov\w*|fix\w*|reduc\w*|correct\w*|get rid|eliminat\w*|no|without|clean\w*|"
+        r"less|repair\w*)\b",
+    ),
     # Faces: "blur the faces", "pixelate all faces", "anonymise everyone's face".
     _rule(
         "pixelate_faces",

@@ -41,6 +41,9 @@ SAME_FACE_IOU = 0.3
 TILINGS = (2, 3)
 
 
+Point = tuple[float, float]
+
+
 @dataclass(frozen=True)
 class Face:
     x: int
@@ -48,14 +51,18 @@ class Face:
     width: int
     height: int
     score: float
+    # The centres of the two eyes, the one on the photo's left first (BlazeFace's keypoints).
+    eyes: tuple[Point, Point] = ((0.0, 0.0), (0.0, 0.0))
 
     def scaled(self, factor: float) -> Face:
+        (left_x, left_y), (right_x, right_y) = self.eyes
         return Face(
             x=round(self.x * factor),
             y=round(self.y * factor),
             width=round(self.width * factor),
             height=round(self.height * factor),
             score=self.score,
+            eyes=((left_x * factor, left_y * factor), (right_x * factor, right_y * factor)),
         )
 
 
@@ -130,6 +137,15 @@ class BlazeFaceSeeing:
             anchor_x, anchor_y = self._anchors[index]
             dx, dy, w, h = regressors[index, :4] / INPUT_SIDE
             centre_x, centre_y = anchor_x + dx, anchor_y + dy
+            # Keypoints 0 and 1 (of 6): the eyes, as offsets from the anchor like the centre.
+            eyes = [
+                (
+                    x + float(anchor_x + regressors[index, 4 + 2 * k] / INPUT_SIDE) * side,
+                    y + float(anchor_y + regressors[index, 5 + 2 * k] / INPUT_SIDE) * side,
+                )
+                for k in (0, 1)
+            ]
+            eyes.sort()
             faces.append(
                 Face(
                     x=x + round((centre_x - w / 2) * side),
@@ -137,6 +153,7 @@ class BlazeFaceSeeing:
                     width=round(w * side),
                     height=round(h * side),
                     score=float(scores[index]),
+                    eyes=(eyes[0], eyes[1]),
                 )
             )
         return faces
