@@ -28,7 +28,12 @@ PLANS = [
     "make the left half black and white",
 ]
 # Plans that look for faces, on a photo with one (scikit-image's astronaut enlarged).
-FACE_PLANS = ["blur the faces", "pixelate all faces", "make her face brighter"]
+FACE_PLANS = [
+    "blur the faces",
+    "pixelate all faces",
+    "make her face brighter",
+    "brighten the person",
+]
 # Plans that look for straight lines, on a photo with a horizon turned 4° (the cameraman).
 LINE_PLANS = ["straighten the horizon"]
 

@@ -153,9 +153,17 @@ def opencv(pixels) -> None:
     from mizual.localedit.seeing import BlazeFaceSeeing
 
     seen = BlazeFaceSeeing().faces(pixels)
+    # The selfie segmentation through the same DNN module, and the Hough lines of straightening.
+    from mizual.localedit.lines import tilt
+    from mizual.localedit.people import SelfieSegmenter
+
+    person = SelfieSegmenter().chances(pixels)
+    assert person.shape == (256, 256) and 0 <= person.min() <= person.max() <= 1, "segmentation"
+    tilt(pixels)
     step(
-        f"OpenCV {cv2.__version__}: 13 functions ({len(faces)} faces by the cascade, "
-        f"{len(seen)} by BlazeFace; subject {subject.mean():.0%})"
+        f"OpenCV {cv2.__version__}: 16 functions ({len(faces)} faces by the cascade, "
+        f"{len(seen)} by BlazeFace; subject {subject.mean():.0%}; "
+        f"person {(person > 0.5).mean():.0%} by the segmentation)"
     )
 
 

@@ -403,7 +403,6 @@ REFUSED: list[tuple[str, str, bool]] = [
     ("make it night", "make it night", True),
     ("make it look like winter", "make it look like winter", True),
     ("make the sky bluer", "make the sky bluer", True),
-    ("brighten the person", "brighten the person", True),
     ("give her red eyes", "give her red eyes", True),
     ("make the sky in the top half bluer", "make the sky in the top half bluer", True),
     ("brighten the face of the man", "brighten the face of the man", True),
@@ -462,6 +461,10 @@ PARTS: list[tuple[str, list[tuple[str, str | None]]]] = [
     ("brighten the faces", [("brightness", "faces")]),
     ("sharpen the faces", [("sharpen", "faces")]),
     ("make everyone's faces black and white", [("grayscale", "faces")]),
+    ("brighten the person", [("brightness", "people")]),
+    ("pixelate the people", [("pixelate", "people")]),
+    ("make the man black and white", [("grayscale", "people")]),
+    ("make the kids in the photo warmer", [("temperature", "people")]),
     (
         "make it brighter and darken the top half",
         [("brightness", None), ("brightness", "top half")],

@@ -301,7 +301,18 @@ PART_CASES = [
     PartCase("sharpen the faces", "astronaut", "faces", "sharper"),
     PartCase("make everyone's faces black and white", "pair", "faces", "grey"),
     PartCase("warm up his face", "camera", "faces", "warmer"),  # a grey photo gains colour
+    PartCase("make the person black and white", "astronaut", "people", "grey"),
+    PartCase("brighten the person", "astronaut", "people", "brighter"),
+    PartCase("pixelate the people", "camera", "people", "pixelated"),
+    PartCase("make the man brighter", "camera", "people", "brighter"),
 ]
+# Boxes surely on the person and surely on the background, picked by eye on the photos: the
+# astronaut's suit and face; the flag's corner and the wall by the rocket; the cameraman's coat
+# and head; the sky and the grass.
+PEOPLE_BOXES: dict[str, tuple[list[Box], list[Box]]] = {
+    "astronaut": ([(120, 260, 120, 100), (190, 80, 70, 70)], [(0, 0, 40, 60), (440, 0, 72, 60)]),
+    "camera": ([(40, 280, 80, 100), (200, 140, 40, 50)], [(300, 0, 212, 90), (460, 440, 52, 72)]),
+}
 
 
 @pytest.mark.parametrize("case", PART_CASES, ids=[f"{c.prompt} ({c.photo})" for c in PART_CASES])
@@ -320,7 +331,14 @@ def test_a_step_on_a_part_changes_that_part_only(
     changed = CHANGES[case.change]
     (step,) = outcome.plan
     assert step["region"] == case.part
-    if case.part == "faces":
+    if case.part == "people":
+        on_person, on_background = PEOPLE_BOXES[case.photo]
+        for box in on_person:
+            assert changed(before[inner(box)], after[inner(box)]), f"the person at {box}"
+        for box in on_background:
+            assert np.abs(after[inner(box)] - before[inner(box)]).max() <= 1, f"{box}"
+        assert step["found"] == "1 person found"
+    elif case.part == "faces":
         faces = faces_of(case.photo)
         for face in faces:
             assert changed(before[inner(face)], after[inner(face)]), f"the face at {face}"
@@ -421,4 +439,18 @@ def test_white_balance_of_a_black_and_white_photo_is_refused(
     assert (
         refused.value.user_message
         == "This photo has no colour, so there is no colour cast to remove."
+    )
+
+
+@pytest.mark.parametrize("photo", ["coffee", "chelsea", "rocket"])
+def test_a_step_on_the_people_of_a_photo_without_people_is_refused(
+    editor: LocalEditingProvider, photo: str
+) -> None:
+    """The segmentation alone marks the cup and the cat as people: no face, no person."""
+    with pytest.raises(EditingError) as refused:
+        editor.edit(
+            EditRequest(image=png(photo), prompt="brighten the person", enhanced_prompt=None)
+        )
+    assert (
+        refused.value.user_message == "No people were found in this photo, so nothing was changed."
     )

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mizual.localedit.operations import REGIONAL
-from mizual.localedit.parts import FACES
+from mizual.localedit.parts import FACES, PEOPLE
 from mizual.localedit.plan import CATALOGUE, EditPlan, InvalidPlan, Step, validate_step
 from mizual.localedit.readers import Hint, Params, Steps
 from mizual.localedit.rules import (
@@ -181,6 +181,14 @@ _FACES = re.compile(
 )
 
 
+_PEOPLE = re.compile(
+    r"\b(?:(?:the|this|that|these|those|every|each|all|all the|both) )*(?:(?:main|only) )?"
+    r"(?:person|people|persons|man|men|woman|women|boy|boys|girl|girls|child|children|kids?|"
+    r"guy|guys|lady|ladies|figures?)\b(?: (?:in|of) (?:the |this |my )?(?:photo|image|picture|"
+    r"pic|shot))?"
+)
+
+
 def _part_of(clause: str) -> tuple[str, str] | None:
     """The part of the photo a clause names, and the clause without it: ("top half",
     "darken") of "darken the top half"."""
@@ -189,10 +197,11 @@ def _part_of(clause: str) -> tuple[str, str] | None:
         side = half.group("side") or half.group("end")
         rest = f"{clause[: half.start()]} {clause[half.end() :]}"
         return f"{_SIDES.get(side, side)} half", " ".join(rest.split())
-    faces = _FACES.search(clause)
-    if faces is not None:
-        rest = f"{clause[: faces.start()]} {clause[faces.end() :]}"
-        return FACES, " ".join(rest.split())
+    for pattern, part in ((_FACES, FACES), (_PEOPLE, PEOPLE)):
+        named = pattern.search(clause)
+        if named is not None:
+            rest = f"{clause[: named.start()]} {clause[named.end() :]}"
+            return part, " ".join(rest.split())
     return None
 
 
@@ -201,13 +210,13 @@ def _read_on_part(part: str, rest: str) -> _Reading:
     if CONTENT.search(rest):  # "make the sky in the top half bluer"
         return _Reading([], generative=True, understood=False)
     steps = _read_whole_image(rest)
-    if not steps:
-        return _Reading([], understood=False)
+    if not steps:  # "remove the person on the left": new content
+        return _Reading([], generative=bool(GENERATIVE_WORDS.search(rest)), understood=False)
     whole = [operation for operation, _ in steps if operation not in REGIONAL]
     if whole:
         hint = (
             f"{whole[0]} applies to the whole photo: only changes of light, colour, detail or "
-            f"style can be made to {'the ' if part != FACES else ''}{part}"
+            f"style can be made to {'the ' if part not in (FACES, PEOPLE) else ''}{part}"
         )
         return _Reading([], hint=hint, understood=False)
     return _Reading(steps, region=part)

@@ -1,4 +1,4 @@
-"""The parts of a photo a step can apply to: the faces in it, or one half of it.
+"""The parts of a photo a step can apply to: the faces in it, the people, or one half of it.
 
 A step with a part ("darken the top half", "brighten her face") is applied to the whole photo and
 blended in through a soft mask of the part, so the change fades out over a few per cent of the
@@ -17,8 +17,11 @@ if TYPE_CHECKING:
     import pyvips
 
 FACES = "faces"
+PEOPLE = "people"
 HALVES = ("top half", "bottom half", "left half", "right half")
-PARTS = (FACES, *HALVES)
+PARTS = (FACES, PEOPLE, *HALVES)
+# The people are found on a copy this size (the segmentation itself sees 256x256).
+PEOPLE_WORKING_SIDE = 1024
 # A half's edge fades over this share of the photo's height (top, bottom) or width (left, right).
 HALF_FEATHER_SHARE = 0.08
 
@@ -30,6 +33,8 @@ def part_mask(colour: pyvips.Image, part: str) -> pyvips.Image:
         from mizual.localedit.operations.faces import faces_mask
 
         return faces_mask(colour)
+    if part == PEOPLE:
+        return _people(colour)
     if part not in HALVES:
         raise ValueError(f"unknown part {part!r}")
     return _half(colour.width, colour.height, part)
@@ -48,3 +53,24 @@ def _half(width: int, height: int, part: str) -> pyvips.Image:
     weight = distance / feather + 0.5
     weight = (weight < 0).ifthenelse(0, (weight > 1).ifthenelse(1, weight))
     return (weight * 255 + 0.5).cast("uchar").copy(interpretation="b-w")
+
+
+def _people(colour: pyvips.Image) -> pyvips.Image:
+    import numpy as np
+    import pyvips
+
+    from mizual.localedit.findings import RegionNotFound, note
+    from mizual.localedit.operations.pixels import resize_exactly, rgb
+    from mizual.localedit.seeing import seeing
+
+    scale = min(1.0, PEOPLE_WORKING_SIDE / max(colour.width, colour.height))
+    small = colour.resize(scale) if scale < 1 else colour
+    pixels = np.ascontiguousarray(np.asarray(rgb(small).numpy(), dtype=np.uint8))
+    found = seeing().people(pixels)
+    if found is None:
+        raise RegionNotFound("No people were found in this photo, so nothing was changed.")
+    mask, figures = found
+    note(f"{figures} {'person' if figures == 1 else 'people'} found")
+    image = pyvips.Image.new_from_array(np.rint(mask * 255).astype(np.uint8))
+    whole = resize_exactly(image, width=colour.width, height=colour.height, kernel="linear")
+    return whole.copy(interpretation="b-w")

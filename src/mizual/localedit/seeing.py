@@ -16,14 +16,16 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from importlib import resources
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import cv2
 import numpy as np
 
-from mizual.localedit.findings import SeeingUnavailable
+from mizual.localedit import tflite
 from mizual.localedit.lines import Tilt, tilt
+
+if TYPE_CHECKING:
+    from mizual.localedit.people import SelfieSegmenter
 
 MODEL = "face_detection_short_range.tflite"
 INPUT_SIDE = 128
@@ -75,13 +77,18 @@ class Seeing(Protocol):
         """How far the photo's straight lines say it is tilted, or None if they do not agree."""
         ...
 
+    def people(self, pixels: np.ndarray) -> tuple[np.ndarray, int] | None:
+        """0..1 on the people of the photo (at its size) and how many figures, or None."""
+        ...
+
 
 class OfflineSeeing:
-    """Faces by BlazeFace (its model read at the first face asked for), tilt by the photo's
-    straight lines (`lines.py`)."""
+    """Faces by BlazeFace, people by the selfie segmentation of `people.py` (each model read at
+    its first use), tilt by the photo's straight lines (`lines.py`)."""
 
     def __init__(self) -> None:
         self._faces: BlazeFaceSeeing | None = None
+        self._segmenter: SelfieSegmenter | None = None
 
     def faces(self, pixels: np.ndarray) -> list[Face]:
         if self._faces is None:
@@ -91,23 +98,20 @@ class OfflineSeeing:
     def tilt(self, pixels: np.ndarray) -> Tilt | None:
         return tilt(pixels)
 
+    def people(self, pixels: np.ndarray) -> tuple[np.ndarray, int] | None:
+        from mizual.localedit.people import SelfieSegmenter, people_mask
+
+        faces = self.faces(pixels)
+        if not faces:
+            return None
+        if self._segmenter is None:
+            self._segmenter = SelfieSegmenter()
+        return people_mask(self._segmenter, pixels, faces)
+
 
 class BlazeFaceSeeing:
     def __init__(self) -> None:
-        if not hasattr(cv2.dnn, "readNetFromTFLite"):
-            raise SeeingUnavailable(
-                "The offline editor cannot look for faces here: finding faces needs an OpenCV "
-                "with its TFLite model reader (4.14 is tested), and this is OpenCV "
-                f"{cv2.__version__}."
-            )
-        try:
-            model = resources.files("mizual.localedit").joinpath("models", MODEL).read_bytes()
-        except OSError as exc:
-            raise SeeingUnavailable(
-                f"The offline editor cannot look for faces here: its face model ({MODEL}) is "
-                "missing from this installation."
-            ) from exc
-        self._net = cv2.dnn.readNetFromTFLite(np.frombuffer(model, np.uint8))
+        self._net = tflite.load(MODEL, finding="faces")
         self._anchors = _anchors()
 
     def faces(self, pixels: np.ndarray) -> list[Face]:
