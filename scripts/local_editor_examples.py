@@ -41,12 +41,17 @@ EXAMPLES = [
     ("faces-blurred", "astronaut", "blur the faces"),
     ("faces-pixelated", "camera", "pixelate all faces"),
     ("left-half-grey", "chelsea", "make the left half black and white"),
+    ("person-grey", "astronaut", "make the person black and white"),
+    ("straightened", "tilted-camera", "straighten the horizon"),
 ]
 
 
 def sample(name: str) -> pyvips.Image:
     if name == "dull-coffee":
         return (sample("coffee").linear(100 / 255, 70)).cast("uchar")
+    if name == "tilted-camera":  # turned 6 degrees clockwise, the corners cut off
+        turned = sample("camera").rotate(6)
+        return turned.crop((turned.width - 420) // 2, (turned.height - 420) // 2, 420, 420)
     pixels = getattr(samples, name)()
     image = pyvips.Image.new_from_array(pixels)
     if pixels.ndim == 2:  # a grey photo, shown beside its edit in colour

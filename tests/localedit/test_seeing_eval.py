@@ -454,3 +454,22 @@ def test_a_step_on_the_people_of_a_photo_without_people_is_refused(
     assert (
         refused.value.user_message == "No people were found in this photo, so nothing was changed."
     )
+
+
+@pytest.mark.parametrize("photo", ["astronaut", "camera"])
+def test_blur_the_background_of_a_photo_of_people_keeps_the_people_sharp(
+    editor: LocalEditingProvider, photo: str
+) -> None:
+    """The subject of a photo of people is the people, as the segmentation finds them."""
+    outcome = editor.edit(
+        EditRequest(image=png(photo), prompt="blur the background", enhanced_prompt=None)
+    )
+    before = pixels(photo).astype(np.float64)
+    after = np.asarray(outcome.image.numpy(), dtype=np.float64)
+    if after.ndim == 2:
+        after = np.repeat(after[..., None], 3, axis=2)
+    on_person, on_background = PEOPLE_BOXES[photo]
+    for box in on_person:
+        assert np.abs(after[inner(box)] - before[inner(box)][..., : after.shape[2]]).max() <= 1
+    for box in on_background:
+        assert detail(after[inner(box)][..., :3]) < detail(before[inner(box)]) * 0.5

@@ -1,11 +1,13 @@
 """Where the subject of a photo is: a foreground mask for the background edits.
 
-The mask is found on a copy at most 384 px on its longer side (about a second whatever the
-photo's size) by OpenCV's GrabCut, which models the colours of subject and background and
-cuts between them. GrabCut needs a first guess. A detected face gives a good one: the person is
-the face and the body below it. With no face, the subject is guessed to be in the middle. The
-top, left and right edges of the photo are taken to be background; the bottom edge is not,
-since a person or an object on a table is usually cut by it.
+In a photo of people the subject is the people, as the selfie segmentation finds them
+(`people.py`, gated by the faces found). Otherwise the mask is found on a copy at most 384 px on
+its longer side (about a second whatever the photo's size) by OpenCV's GrabCut, which models the
+colours of subject and background and cuts between them. GrabCut needs a first guess. A
+detected face gives a good one: the person is the face and the body below it. With no face, the
+subject is guessed to be in the middle. The top, left and right edges of the photo are taken to
+be background; the bottom edge is not, since a person or an object on a table is usually cut by
+it.
 """
 
 from __future__ import annotations
@@ -32,16 +34,32 @@ Box = tuple[int, int, int, int]  # x, y, width, height
 
 def subject_mask(colour: pyvips.Image) -> pyvips.Image:
     """A feathered 8-bit mask, 255 on the subject and 0 on the background, at most WORKING_SIDE
-    pixels on its longer side: the caller scales it to the photo's size."""
+    pixels on its longer side: the caller scales it to the photo's size. The people of the
+    photo if it has any (`people.py`), else what GrabCut finds."""
     scale = min(1.0, WORKING_SIDE / max(colour.width, colour.height))
     small = colour.resize(scale) if scale < 1 else colour
     pixels = np.asarray(small.numpy(), dtype=np.uint8)
     if pixels.ndim == 2:
         pixels = np.repeat(pixels[..., None], 3, axis=2)
-    found = find_subject(np.ascontiguousarray(pixels))
-    feathered = cv2.GaussianBlur(found.astype(np.float32) * 255, (0, 0), FEATHER_SIGMA)
+    pixels = np.ascontiguousarray(pixels[..., :3])
+    people = _people(pixels)
+    found = people if people is not None else find_subject(pixels).astype(np.float32)
+    feathered = cv2.GaussianBlur(found * 255, (0, 0), FEATHER_SIGMA)
     mask = np.clip(np.rint(feathered), 0, 255).astype(np.uint8)
     return pyvips.Image.new_from_array(mask).copy(interpretation="b-w")
+
+
+def _people(pixels: np.ndarray) -> np.ndarray | None:
+    """0..1 on the people of the photo, or None: none found, or this installation cannot look
+    for them (then GrabCut does the work, as it did before the editor could see people)."""
+    from mizual.localedit.findings import SeeingUnavailable
+    from mizual.localedit.seeing import seeing
+
+    try:
+        found = seeing().people(pixels)
+    except SeeingUnavailable:
+        return None
+    return None if found is None else found[0]
 
 
 def find_subject(pixels: np.ndarray) -> np.ndarray:
