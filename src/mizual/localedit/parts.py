@@ -70,7 +70,8 @@ def _people(colour: pyvips.Image) -> pyvips.Image:
     if found is None:
         raise RegionNotFound("No people were found in this photo, so nothing was changed.")
     mask, figures = found
-    note(f"{figures} {'person' if figures == 1 else 'people'} found")
+    share = float(mask.mean())
+    note(f"{figures} {'person' if figures == 1 else 'people'} found ({share:.0%} of the photo)")
     image = pyvips.Image.new_from_array(np.rint(mask * 255).astype(np.uint8))
     whole = resize_exactly(image, width=colour.width, height=colour.height, kernel="linear")
     return whole.copy(interpretation="b-w")
