@@ -37,6 +37,7 @@ def one_round(repository: Any) -> dict[str, float]:
             chain_position=1 if parent is None else n % 3 + 1,
         )
         made.append(edit_uuid)
+        repository.mark_dispatched(edit_uuid)
         repository.get(edit_uuid)
         repository.start_attempt(edit_uuid, lease_seconds=30)
         for stage in ("initialization", "enhancing_prompt", "ai_processing", "completion"):
