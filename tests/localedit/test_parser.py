@@ -465,6 +465,9 @@ PARTS: list[tuple[str, list[tuple[str, str | None]]]] = [
     ("pixelate the people", [("pixelate", "people")]),
     ("make the man black and white", [("grayscale", "people")]),
     ("make the kids in the photo warmer", [("temperature", "people")]),
+    ("brighten the background", [("brightness", "background")]),
+    ("make the background warmer", [("temperature", "background")]),
+    ("sharpen the background", [("sharpen", "background")]),
     (
         "make it brighter and darken the top half",
         [("brightness", None), ("brightness", "top half")],
@@ -561,7 +564,7 @@ def test_one_clause_not_understood_refuses_the_whole_prompt() -> None:
         ("crop 0:5", "two positive numbers"),
         ("resize it", "resize needs a size"),
         ("scale it by 0%", "more than zero"),
-        ("make the background white", "for the background it can only"),
+        ("make the background white", "for the background it can change light"),
         ("rotate 123456789 degrees", "far too large"),
     ],
 )

@@ -305,6 +305,8 @@ PART_CASES = [
     PartCase("brighten the person", "astronaut", "people", "brighter"),
     PartCase("pixelate the people", "camera", "people", "pixelated"),
     PartCase("make the man brighter", "camera", "people", "brighter"),
+    PartCase("brighten the background", "astronaut", "background", "brighter"),
+    PartCase("make the background warmer", "camera", "background", "warmer"),
 ]
 # Boxes surely on the person and surely on the background, picked by eye on the photos: the
 # astronaut's suit and face; the flag's corner and the wall by the rocket; the cameraman's coat
@@ -331,7 +333,14 @@ def test_a_step_on_a_part_changes_that_part_only(
     changed = CHANGES[case.change]
     (step,) = outcome.plan
     assert step["region"] == case.part
-    if case.part == "people":
+    if case.part == "background":
+        on_person, on_background = PEOPLE_BOXES[case.photo]
+        for box in on_background:
+            assert changed(before[inner(box)], after[inner(box)]), f"the background at {box}"
+        for box in on_person:
+            assert np.abs(after[inner(box)] - before[inner(box)]).max() <= 1, f"{box}"
+        assert step["found"].startswith("the background is ")
+    elif case.part == "people":
         on_person, on_background = PEOPLE_BOXES[case.photo]
         for box in on_person:
             assert changed(before[inner(box)], after[inner(box)]), f"the person at {box}"

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mizual.localedit.operations import REGIONAL
-from mizual.localedit.parts import FACES, PEOPLE
+from mizual.localedit.parts import BACKGROUND, FACES, PEOPLE
 from mizual.localedit.plan import CATALOGUE, EditPlan, InvalidPlan, Step, validate_step
 from mizual.localedit.readers import Hint, Params, Steps
 from mizual.localedit.rules import (
@@ -189,6 +189,16 @@ _PEOPLE = re.compile(
 )
 
 
+_BACKGROUND_PART = re.compile(
+    r"\b(?:the |its |my |this )?background\b(?: (?:of|in) (?:the |this |my )?(?:photo|image|"
+    r"picture|pic|shot))?"
+)
+_BACKGROUND_HINT = (
+    "for the background it can change light, colour, detail or style, or blur, darken, grey "
+    "out or remove it"
+)
+
+
 def _part_of(clause: str) -> tuple[str, str] | None:
     """The part of the photo a clause names, and the clause without it: ("top half",
     "darken") of "darken the top half"."""
@@ -197,7 +207,7 @@ def _part_of(clause: str) -> tuple[str, str] | None:
         side = half.group("side") or half.group("end")
         rest = f"{clause[: half.start()]} {clause[half.end() :]}"
         return f"{_SIDES.get(side, side)} half", " ".join(rest.split())
-    for pattern, part in ((_FACES, FACES), (_PEOPLE, PEOPLE)):
+    for pattern, part in ((_FACES, FACES), (_PEOPLE, PEOPLE), (_BACKGROUND_PART, BACKGROUND)):
         named = pattern.search(clause)
         if named is not None:
             rest = f"{clause[: named.start()]} {clause[named.end() :]}"
@@ -211,7 +221,9 @@ def _read_on_part(part: str, rest: str) -> _Reading:
         return _Reading([], generative=True, understood=False)
     steps = _read_whole_image(rest)
     if not steps:  # "remove the person on the left": new content
-        return _Reading([], generative=bool(GENERATIVE_WORDS.search(rest)), understood=False)
+        hint = _BACKGROUND_HINT if part == BACKGROUND else None
+        generative = bool(GENERATIVE_WORDS.search(rest))
+        return _Reading([], generative=generative, hint=hint, understood=False)
     whole = [operation for operation, _ in steps if operation not in REGIONAL]
     if whole:
         hint = (
@@ -238,9 +250,7 @@ def _read(clause: str) -> _Reading:
         if part is not None:
             return _read_on_part(*part)
         if CONTENT.search(clause):
-            hint = None
-            if "background" in clause:
-                hint = "for the background it can only blur, darken, grey out or remove it"
+            hint = _BACKGROUND_HINT if "background" in clause else None
             return _Reading([], generative=True, hint=hint, understood=False)
         steps = _read_whole_image(clause)
         if steps:

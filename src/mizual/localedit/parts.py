@@ -1,4 +1,5 @@
-"""The parts of a photo a step can apply to: the faces in it, the people, or one half of it.
+"""The parts of a photo a step can apply to: the faces in it, the people, the background (all
+but the subject), or one half of it.
 
 A step with a part ("darken the top half", "brighten her face") is applied to the whole photo and
 blended in through a soft mask of the part, so the change fades out over a few per cent of the
@@ -18,8 +19,9 @@ if TYPE_CHECKING:
 
 FACES = "faces"
 PEOPLE = "people"
+BACKGROUND = "background"  # everything but the subject (the people, or what GrabCut finds)
 HALVES = ("top half", "bottom half", "left half", "right half")
-PARTS = (FACES, PEOPLE, *HALVES)
+PARTS = (FACES, PEOPLE, BACKGROUND, *HALVES)
 # The people are found on a copy this size (the segmentation itself sees 256x256).
 PEOPLE_WORKING_SIDE = 1024
 # A half's edge fades over this share of the photo's height (top, bottom) or width (left, right).
@@ -35,6 +37,8 @@ def part_mask(colour: pyvips.Image, part: str) -> pyvips.Image:
         return faces_mask(colour)
     if part == PEOPLE:
         return _people(colour)
+    if part == BACKGROUND:
+        return _background(colour)
     if part not in HALVES:
         raise ValueError(f"unknown part {part!r}")
     return _half(colour.width, colour.height, part)
@@ -75,3 +79,12 @@ def _people(colour: pyvips.Image) -> pyvips.Image:
     image = pyvips.Image.new_from_array(np.rint(mask * 255).astype(np.uint8))
     whole = resize_exactly(image, width=colour.width, height=colour.height, kernel="linear")
     return whole.copy(interpretation="b-w")
+
+
+def _background(colour: pyvips.Image) -> pyvips.Image:
+    from mizual.localedit.findings import note
+    from mizual.localedit.operations.regions import subject_mask
+
+    background = (255 - subject_mask(colour)).cast("uchar").copy(interpretation="b-w")
+    note(f"the background is {background.avg() / 255:.0%} of the photo")
+    return background

@@ -16,13 +16,13 @@ if TYPE_CHECKING:
     import pyvips
 
 
-def _subject_mask(colour: pyvips.Image) -> pyvips.Image:
+def subject_mask(colour: pyvips.Image) -> pyvips.Image:
     """255 on the subject, 0 on the background, at the photo's size (found on a small copy)."""
     from mizual.localedit.operations.pixels import resize_exactly
-    from mizual.localedit.subject import subject_mask
+    from mizual.localedit.subject import subject_mask as small_mask
 
     return resize_exactly(
-        subject_mask(colour), width=colour.width, height=colour.height, kernel="linear"
+        small_mask(colour), width=colour.width, height=colour.height, kernel="linear"
     )
 
 
@@ -34,7 +34,7 @@ def _background_changed(
     from mizual.localedit.operations.pixels import on_colour
 
     def blend(colour: pyvips.Image) -> pyvips.Image:
-        return _subject_mask(colour).ifthenelse(colour, change(colour), blend=True)
+        return subject_mask(colour).ifthenelse(colour, change(colour), blend=True)
 
     return on_colour(image, blend)
 
@@ -72,5 +72,5 @@ def remove_background(image: pyvips.Image) -> pyvips.Image:
     from mizual.localedit.operations.pixels import split_alpha, uchar
 
     colour, alpha = split_alpha(image)
-    mask = _subject_mask(colour)
+    mask = subject_mask(colour)
     return colour.bandjoin(mask if alpha is None else uchar(alpha * mask / 255))
