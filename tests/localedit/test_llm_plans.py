@@ -53,10 +53,33 @@ def test_gemini_reads_a_prompt_the_rules_do_not_know(
     assert prompt in call["json"]["contents"][0]["parts"][0]["text"]
 
 
+def test_an_llm_plan_can_apply_a_step_to_a_part_of_the_photo(
+    make_server: Callable[..., MizualServer], gemini: FakeServer
+) -> None:
+    prompt = "give the upper part a moody monochrome feel"
+    step = {"operation": "grayscale", "params": {}, "region": "top half"}
+    answer_with(gemini, {"steps": [step]})
+    server = local_server(make_server, LLM_API_KEY="good", GEMINI_API_URL=gemini.url)
+    with server.client() as client:
+        status = edit_and_wait(client, prompt, jpeg_bytes(160, 120))
+        assert status["status"] == "completed", status
+        _, result = fetch_image(client, status["edited_image_url"])
+    assert colourfulness(result.crop(0, 0, 160, 30)) < 2
+    assert colourfulness(result.crop(0, 90, 160, 30)) > 10
+    assert status["edit_plan"][0]["region"] == "top half"
+    assert status["edit_plan"][0]["read_by"] == "gemini"
+    (call,) = httpx.get(f"{gemini.url}/_fake/requests").json()
+    schema = call["json"]["generationConfig"]["responseSchema"]
+    regions = schema["properties"]["steps"]["items"]["properties"]["region"]["enum"]
+    assert {"everything", "faces", "people", "background", "top half"} <= set(regions)
+
+
 @pytest.mark.parametrize(
     "answer",
     [
         {"steps": [{"operation": "add_a_hat"}]},  # not in the catalogue
+        {"steps": [{"operation": "rotate", "params": {"degrees": 90}, "region": "faces"}]},
+        {"steps": [{"operation": "grayscale", "region": "the sky"}]},  # not a part it knows
         {"steps": [{"operation": "rotate", "params": {"degrees": "ninety"}}]},  # wrong type
         {"steps": [{"operation": "brightness", "params": {"amount": 40}}]},  # out of range
         {"plan": "grayscale"},  # not the schema

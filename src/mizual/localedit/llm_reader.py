@@ -11,12 +11,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from mizual.localedit.operations import REGIONAL
+from mizual.localedit.parts import PARTS
 from mizual.localedit.plan import CATALOGUE, EditPlan, InvalidPlan, validate_step
 from mizual.providers.llm.chat import ChatModel, LlmError
 
 logger = logging.getLogger(__name__)
 
 MAX_STEPS = 8
+WHOLE_PHOTO = "everything"  # the region of a step on the whole photo
 
 
 class NotPossible(Exception):
@@ -44,6 +47,7 @@ def plan_schema() -> dict[str, Any]:
                                 name: {"type": kind} for name, kind in sorted(param_names.items())
                             },
                         },
+                        "region": {"type": "string", "enum": [WHOLE_PHOTO, *PARTS]},
                     },
                     "required": ["operation"],
                 },
@@ -61,6 +65,8 @@ def _system_prompt() -> str:
         "nothing that was not asked for. Parameters left out take their defaults. If any part "
         "of the request needs something not listed (adding, removing or replacing objects, "
         "changing what is in the photo), answer no steps and say why in not_possible.",
+        f"A step may apply to one part of the photo only (region: {', '.join(PARTS)}; "
+        f"{WHOLE_PHOTO} by default), for these operations only: {', '.join(sorted(REGIONAL))}.",
         "Operations:",
     ]
     for name, operation in CATALOGUE.items():
@@ -115,7 +121,13 @@ class LlmPlanReader:
                 raise InvalidPlan("params that are not an object")
             # Models fill every property of the schema; nulls mean "not given".
             given = {key: value for key, value in params.items() if value is not None}
-            steps.append(validate_step(raw["operation"], given, prompt.strip().lower()))
+            region = raw.get("region")
+            if region in (None, "", WHOLE_PHOTO):
+                region = None
+            elif not isinstance(region, str):
+                raise InvalidPlan("a region that is not a name")
+            source = prompt.strip().lower()
+            steps.append(validate_step(raw["operation"], given, source, region=region))
         return EditPlan(tuple(steps), read_by=self.chat.name)
 
     def close(self) -> None:
