@@ -173,3 +173,34 @@ def test_a_step_on_the_left_half_changes_only_that_half_of_the_result(
         )
         < 2
     )
+
+
+def test_face_edits_submitted_at_once_all_get_the_faces_of_their_own_photo(
+    client: httpx.Client,
+) -> None:
+    """The workers' threads share one face model: each edit must see its own photo's faces."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+    from skimage import data as samples
+
+    astronaut = encode(pyvips.Image.new_from_array(samples.astronaut()), ".jpg", Q=95)
+    rocket = encode(pyvips.Image.new_from_array(samples.rocket()), ".jpg", Q=95)
+    photos = [astronaut, rocket] * 4
+
+    def blur(photo: bytes) -> dict[str, object]:
+        return edit_and_wait(client, "blur the faces", photo)
+
+    with ThreadPoolExecutor(max_workers=len(photos)) as pool:
+        statuses = list(pool.map(blur, photos))
+    results = []
+    for photo, status in zip(photos, statuses, strict=True):
+        if photo is rocket:
+            assert status["status"] == "failed", status
+            assert status["message"] == "No faces were found in this photo, so nothing was blurred."
+            continue
+        assert status["status"] == "completed", status
+        assert [step["found"] for step in status["edit_plan"]] == ["1 face found"]
+        _, result = fetch_image(client, str(status["edited_image_url"]))
+        results.append(np.asarray(result.numpy()))
+    assert all(np.array_equal(result, results[0]) for result in results)

@@ -9,6 +9,8 @@ people. The mask is made at the model's size and enlarged; its edge stays soft.
 
 from __future__ import annotations
 
+import threading
+
 import cv2
 import numpy as np
 
@@ -25,13 +27,18 @@ SURELY_NOT, SURELY = 0.15, 0.85
 class SelfieSegmenter:
     def __init__(self) -> None:
         self._net = tflite.load(MODEL, finding="people")
+        self._lock = threading.Lock()  # one segmentation at a time (see BlazeFaceSeeing)
 
     def chances(self, pixels: np.ndarray) -> np.ndarray:
         """Each pixel's chance (0..1) of being a person's, at the model's 256x256."""
         blob = cv2.dnn.blobFromImage(pixels, 1 / 255, (INPUT_SIDE, INPUT_SIDE))
-        self._net.setInput(blob)
-        found: np.ndarray = self._net.forward().reshape(INPUT_SIDE, INPUT_SIDE)
-        return found.astype(np.float32)
+        with self._lock:
+            self._net.setInput(blob)
+            # A copy, made while held: the output may share the network's own buffer.
+            found: np.ndarray = (
+                self._net.forward().reshape(INPUT_SIDE, INPUT_SIDE).astype(np.float32)
+            )
+        return found
 
 
 def people_mask(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -89,10 +90,12 @@ class OfflineSeeing:
     def __init__(self) -> None:
         self._faces: BlazeFaceSeeing | None = None
         self._segmenter: SelfieSegmenter | None = None
+        self._loading = threading.Lock()  # each model read once, whichever thread asks first
 
     def faces(self, pixels: np.ndarray) -> list[Face]:
-        if self._faces is None:
-            self._faces = BlazeFaceSeeing()
+        with self._loading:
+            if self._faces is None:
+                self._faces = BlazeFaceSeeing()
         return self._faces.faces(pixels)
 
     def tilt(self, pixels: np.ndarray) -> Tilt | None:
@@ -104,14 +107,19 @@ class OfflineSeeing:
         faces = self.faces(pixels)
         if not faces:
             return None
-        if self._segmenter is None:
-            self._segmenter = SelfieSegmenter()
+        with self._loading:
+            if self._segmenter is None:
+                self._segmenter = SelfieSegmenter()
         return people_mask(self._segmenter, pixels, faces)
 
 
 class BlazeFaceSeeing:
     def __init__(self) -> None:
         self._net = tflite.load(MODEL, finding="faces")
+        # One network serves every thread of the process (edits run in threads); OpenCV's
+        # networks keep their input and outputs in themselves, so two looks at once would mix
+        # them up: one look at a time (2-4 ms each).
+        self._lock = threading.Lock()
         self._anchors = _anchors()
 
     def faces(self, pixels: np.ndarray) -> list[Face]:
@@ -131,8 +139,11 @@ class BlazeFaceSeeing:
         blob = cv2.dnn.blobFromImage(
             square, 1 / 127.5, (INPUT_SIDE, INPUT_SIDE), (127.5, 127.5, 127.5)
         )
-        self._net.setInput(blob)
-        outputs = self._net.forward(self._net.getUnconnectedOutLayersNames())
+        with self._lock:
+            self._net.setInput(blob)
+            names = self._net.getUnconnectedOutLayersNames()
+            # Copied while held: the arrays may share the network's own buffers.
+            outputs = [np.array(output, copy=True) for output in self._net.forward(names)]
         regressors = next(o for o in outputs if o.shape[-1] == 16).reshape(-1, 16)
         logits = next(o for o in outputs if o.shape[-1] == 1).reshape(-1)
         scores = 1 / (1 + np.exp(-np.clip(logits.astype(np.float64), -80, 80)))
