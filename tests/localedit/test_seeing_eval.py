@@ -9,6 +9,7 @@ rocket photo: real faces at places known from the label.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
@@ -145,16 +146,38 @@ def editor() -> LocalEditingProvider:
     return LocalEditingProvider()
 
 
+def edited(
+    editor: LocalEditingProvider, photo: str, prompt: str
+) -> tuple[np.ndarray, np.ndarray, list[dict[str, object]]]:
+    """The photo before and after the prompt, as RGB floats, and the plan shown with it."""
+    outcome = editor.edit(EditRequest(image=png(photo), prompt=prompt, enhanced_prompt=None))
+    before = pixels(photo).astype(np.float64)
+    after = np.asarray(outcome.image.numpy(), dtype=np.float64)
+    if after.ndim == 2:
+        after = np.repeat(after[..., None], 3, axis=2)
+    assert after[..., :3].shape == before.shape
+    return before, after[..., :3], list(outcome.plan or [])
+
+
+def changed_only_in(
+    before: np.ndarray,
+    after: np.ndarray,
+    *,
+    changed_boxes: list[Box],
+    kept_boxes: list[Box],
+    changed: Callable[[np.ndarray, np.ndarray], bool],
+) -> None:
+    for box in changed_boxes:
+        assert changed(before[inner(box)], after[inner(box)]), f"{box} changed as asked"
+    for box in kept_boxes:
+        assert np.abs(after[inner(box)] - before[inner(box)]).max() <= 1, f"{box} kept"
+
+
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.prompt} ({c.photo})" for c in CASES])
 def test_face_prompt_changes_the_faces_and_nothing_far_from_them(
     editor: LocalEditingProvider, case: Case
 ) -> None:
-    outcome = editor.edit(
-        EditRequest(image=png(case.photo), prompt=case.prompt, enhanced_prompt=None)
-    )
-    before = pixels(case.photo).astype(np.float64)
-    after = np.asarray(outcome.image.numpy(), dtype=np.float64)[..., :3]
-    assert after.shape == before.shape
+    before, after, plan = edited(editor, case.photo, case.prompt)
     faces = faces_of(case.photo)
     for face in faces:
         region = inner(face)
@@ -166,7 +189,7 @@ def test_face_prompt_changes_the_faces_and_nothing_far_from_them(
     far = far_from_faces(before.shape, faces)
     assert np.abs(after[far] - before[far]).max() <= 1, "nothing far from a face changed"
     found = f"{len(faces)} face{'' if len(faces) == 1 else 's'} found"
-    assert [step.get("found") for step in outcome.plan] == [found]
+    assert [step.get("found") for step in plan] == [found]
 
 
 @pytest.mark.parametrize("photo", FACELESS)
@@ -321,40 +344,31 @@ PEOPLE_BOXES: dict[str, tuple[list[Box], list[Box]]] = {
 def test_a_step_on_a_part_changes_that_part_only(
     editor: LocalEditingProvider, case: PartCase
 ) -> None:
-    outcome = editor.edit(
-        EditRequest(image=png(case.photo), prompt=case.prompt, enhanced_prompt=None)
-    )
-    before = pixels(case.photo).astype(np.float64)
-    after = np.asarray(outcome.image.numpy(), dtype=np.float64)
-    if after.ndim == 2:
-        after = np.repeat(after[..., None], 3, axis=2)
-    after = after[..., :3]
-    assert after.shape == before.shape
+    before, after, plan = edited(editor, case.photo, case.prompt)
     changed = CHANGES[case.change]
-    (step,) = outcome.plan
+    (step,) = plan
     assert step["region"] == case.part
-    if case.part == "background":
+    found = str(step.get("found"))
+    if case.part in ("background", "people"):
         on_person, on_background = PEOPLE_BOXES[case.photo]
-        for box in on_background:
-            assert changed(before[inner(box)], after[inner(box)]), f"the background at {box}"
-        for box in on_person:
-            assert np.abs(after[inner(box)] - before[inner(box)]).max() <= 1, f"{box}"
-        assert step["found"].startswith("the background is ")
-    elif case.part == "people":
-        on_person, on_background = PEOPLE_BOXES[case.photo]
-        for box in on_person:
-            assert changed(before[inner(box)], after[inner(box)]), f"the person at {box}"
-        for box in on_background:
-            assert np.abs(after[inner(box)] - before[inner(box)]).max() <= 1, f"{box}"
-        assert step["found"].startswith("1 person found (")  # and how much of the photo
-        assert step["found"].endswith("% of the photo)")
+        people = case.part == "people"
+        changed_only_in(
+            before,
+            after,
+            changed_boxes=on_person if people else on_background,
+            kept_boxes=on_background if people else on_person,
+            changed=changed,
+        )
+        # And how much of the photo it is.
+        assert found.startswith("1 person found (" if people else "the background is ")
+        assert found.endswith("% of the photo)" if people else "% of the photo")
     elif case.part == "faces":
         faces = faces_of(case.photo)
         for face in faces:
             assert changed(before[inner(face)], after[inner(face)]), f"the face at {face}"
         far = far_from_faces(before.shape, faces)
         assert np.abs(after[far] - before[far]).max() <= 1, "nothing far from a face changed"
-        assert step["found"] == f"{len(faces)} face{'' if len(faces) == 1 else 's'} found"
+        assert found == f"{len(faces)} face{'' if len(faces) == 1 else 's'} found"
     else:
         inside, outside = halves(before.shape, case.part)
         assert changed(before[inside], after[inside]), "the part changed as asked"
@@ -471,15 +485,12 @@ def test_blur_the_background_of_a_photo_of_people_keeps_the_people_sharp(
     editor: LocalEditingProvider, photo: str
 ) -> None:
     """The subject of a photo of people is the people, as the segmentation finds them."""
-    outcome = editor.edit(
-        EditRequest(image=png(photo), prompt="blur the background", enhanced_prompt=None)
-    )
-    before = pixels(photo).astype(np.float64)
-    after = np.asarray(outcome.image.numpy(), dtype=np.float64)
-    if after.ndim == 2:
-        after = np.repeat(after[..., None], 3, axis=2)
+    before, after, _ = edited(editor, photo, "blur the background")
     on_person, on_background = PEOPLE_BOXES[photo]
-    for box in on_person:
-        assert np.abs(after[inner(box)] - before[inner(box)][..., : after.shape[2]]).max() <= 1
-    for box in on_background:
-        assert detail(after[inner(box)][..., :3]) < detail(before[inner(box)]) * 0.5
+    changed_only_in(
+        before,
+        after,
+        changed_boxes=on_background,
+        kept_boxes=on_person,
+        changed=lambda b, a: detail(a) < detail(b) * 0.5,
+    )
