@@ -228,6 +228,10 @@ CASES: list[tuple[str, Expected]] = [
     # the portrait look, and portrait as an orientation
     ("make it look like a portrait photo", [("blur_background", {}), ("vignette", {})]),
     ("give it a portrait look", [("blur_background", {}), ("vignette", {})]),
+    (
+        "make it a portrait photo with a soft background",
+        [("blur_background", {}), ("vignette", {})],
+    ),
     ("crop it to portrait", [("crop", {"ratio_width": 2, "ratio_height": 3})]),
     ("a 2:3 portrait photo", [("crop", {"ratio_width": 2, "ratio_height": 3})]),
     # red eye

@@ -339,6 +339,10 @@ def parse_prompt(prompt: str) -> EditPlan:
                 continue
             if steps and _same_ask(steps[-1], step):
                 continue  # "crisp and clear", "old and faded": one step, not twice as strong
+            if CATALOGUE[step.operation].subject_aware and any(
+                _same_ask(earlier, step) for earlier in steps
+            ):
+                continue  # "a portrait photo with a soft background": the background once
             steps.append(step)
     if unknown:
         raise PromptNotUnderstood(unknown, generative=generative, hints=hints)
