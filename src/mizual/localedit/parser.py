@@ -53,12 +53,14 @@ EXAMPLES = (
 MAX_STEPS = 12  # more edits than this in one prompt is a mistake or an abuse
 _PER_CLAUSE = 3  # "a warm, faded, high contrast look" without commas
 _GENERATIVE = (
-    "Adding, removing or replacing objects, or changing one part of the picture, needs a "
+    "Adding, removing or replacing objects, or changing what is in the picture, needs a "
     "generative editor: set BFL_API_KEY to use FLUX"
 )
 _ABILITIES = (
-    "It can change colour, light, detail, size and orientation, apply a sketch, cartoon or "
-    "painting style, and blur, darken, grey out or remove the background"
+    "It can change colour, light, detail, size and orientation, straighten a tilted photo, fix a "
+    "colour cast, apply a sketch, cartoon or painting style, blur, darken, grey out or remove the "
+    "background, blur or pixelate faces, remove red eye, and change only the faces, the people, "
+    "the background or one half of the photo"
 )
 
 
