@@ -64,12 +64,10 @@ def _people(colour: pyvips.Image) -> pyvips.Image:
     import pyvips
 
     from mizual.localedit.findings import RegionNotFound, note
-    from mizual.localedit.operations.pixels import resize_exactly, rgb
+    from mizual.localedit.operations.pixels import resize_exactly, rgb_array
     from mizual.localedit.seeing import seeing
 
-    scale = min(1.0, PEOPLE_WORKING_SIDE / max(colour.width, colour.height))
-    small = colour.resize(scale) if scale < 1 else colour
-    pixels = np.ascontiguousarray(np.asarray(rgb(small).numpy(), dtype=np.uint8))
+    pixels, _ = rgb_array(colour, longest=PEOPLE_WORKING_SIDE)
     found = seeing().people(pixels)
     if found is None:
         raise RegionNotFound("No people were found in this photo, so nothing was changed.")

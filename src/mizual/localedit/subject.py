@@ -36,12 +36,9 @@ def subject_mask(colour: pyvips.Image) -> pyvips.Image:
     """A feathered 8-bit mask, 255 on the subject and 0 on the background, at most WORKING_SIDE
     pixels on its longer side: the caller scales it to the photo's size. The people of the
     photo if it has any (`people.py`), else what GrabCut finds."""
-    scale = min(1.0, WORKING_SIDE / max(colour.width, colour.height))
-    small = colour.resize(scale) if scale < 1 else colour
-    pixels = np.asarray(small.numpy(), dtype=np.uint8)
-    if pixels.ndim == 2:
-        pixels = np.repeat(pixels[..., None], 3, axis=2)
-    pixels = np.ascontiguousarray(pixels[..., :3])
+    from mizual.localedit.operations.pixels import rgb_array
+
+    pixels, _ = rgb_array(colour, longest=WORKING_SIDE)
     people = _people(pixels)
     found = people if people is not None else find_subject(pixels).astype(np.float32)
     feathered = cv2.GaussianBlur(found * 255, (0, 0), FEATHER_SIGMA)

@@ -57,8 +57,6 @@ def painting(colour: pyvips.Image) -> pyvips.Image:
 
 def _working_copy(colour: pyvips.Image) -> np.ndarray:
     """The photo as an RGB array, at most WORKING_SIDE pixels on its longer side."""
-    scale = min(1.0, WORKING_SIDE / max(colour.width, colour.height))
-    small = colour.resize(scale) if scale < 1 else colour
-    if small.bands == 1:
-        small = small.colourspace("srgb")
-    return np.ascontiguousarray(np.asarray(small.numpy(), dtype=np.uint8))
+    from mizual.localedit.operations.pixels import rgb_array
+
+    return rgb_array(colour, longest=WORKING_SIDE)[0]

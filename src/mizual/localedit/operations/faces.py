@@ -47,14 +47,10 @@ WIDE_SIGMA = 6.0  # a blur wider than this is made on a reduced copy
 
 
 def _found(colour: pyvips.Image) -> list[Face]:
-    import numpy as np
-
-    from mizual.localedit.operations.pixels import rgb
+    from mizual.localedit.operations.pixels import rgb_array
     from mizual.localedit.seeing import seeing
 
-    scale = min(1.0, FACE_WORKING_SIDE / max(colour.width, colour.height))
-    small = colour.resize(scale) if scale < 1 else colour
-    pixels = np.ascontiguousarray(np.asarray(rgb(small).numpy(), dtype=np.uint8))
+    pixels, scale = rgb_array(colour, longest=FACE_WORKING_SIDE)
     return [face.scaled(1 / scale) for face in seeing().faces(pixels)]
 
 

@@ -54,18 +54,15 @@ def rotate(image: pyvips.Image, *, degrees: float) -> pyvips.Image:
 def straighten(image: pyvips.Image) -> pyvips.Image:
     import math
 
-    import numpy as np
     import pyvips
 
     from mizual.localedit.findings import NothingToChange, RegionNotFound, note
     from mizual.localedit.lines import LINES_SIDE, MAX_TILT
-    from mizual.localedit.operations.pixels import premultiplied, rgb, split_alpha
+    from mizual.localedit.operations.pixels import premultiplied, rgb_array, split_alpha
     from mizual.localedit.seeing import seeing
 
     colour, _ = split_alpha(image)
-    scale = min(1.0, LINES_SIDE / max(image.width, image.height))
-    small = colour.resize(scale) if scale < 1 else colour
-    found = seeing().tilt(np.ascontiguousarray(np.asarray(rgb(small).numpy(), dtype=np.uint8)))
+    found = seeing().tilt(rgb_array(colour, longest=LINES_SIDE)[0])
     if found is None:
         raise RegionNotFound(
             "No horizon or straight lines were found in this photo, so it was not straightened "

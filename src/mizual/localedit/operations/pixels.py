@@ -67,6 +67,15 @@ def rgb(colour: pyvips.Image) -> pyvips.Image:
     return colour.colourspace("srgb") if colour.bands == 1 else colour
 
 
+def rgb_array(colour: pyvips.Image, *, longest: int) -> tuple[np.ndarray, float]:
+    """The photo (8-bit grey or sRGB, no alpha) as a contiguous 8-bit RGB array at most
+    `longest` pixels on its longer side, and the scale it was reduced by (1: not reduced): the
+    small copy that masks, faces and lines are found on."""
+    scale = min(1.0, longest / max(colour.width, colour.height))
+    small = colour.resize(scale) if scale < 1 else colour
+    return np.ascontiguousarray(np.asarray(rgb(small).numpy(), dtype=np.uint8)), scale
+
+
 def luma(colour: pyvips.Image) -> pyvips.Image:
     """Rec. 601 luma, the grey of a colour photo."""
     if colour.bands == 1:
