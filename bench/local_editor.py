@@ -34,6 +34,8 @@ FACE_PLANS = [
     "make her face brighter",
     "brighten the person",
 ]
+# Plans that look for the sky, on a photo with one (scikit-image's rocket at dusk).
+SKY_PLANS = ["make the sky bluer", "make the sky more dramatic"]
 # Plans that look for straight lines, on a photo with a horizon turned 4° (the cameraman).
 LINE_PLANS = ["straighten the horizon"]
 
@@ -118,6 +120,9 @@ def main() -> None:
             faces = Path(folder) / f"{width}x{height}-face.jpg"
             make_photo(faces, width, height, sample="astronaut")
             rows += [measure(faces, f"{label}, a face", prompt) for prompt in FACE_PLANS]
+            skyward = Path(folder) / f"{width}x{height}-sky.jpg"
+            make_photo(skyward, width, height, sample="rocket")
+            rows += [measure(skyward, f"{label}, a sky", prompt) for prompt in SKY_PLANS]
             tilted = Path(folder) / f"{width}x{height}-tilted.jpg"
             make_photo(tilted, width, height, sample="camera", turn=4.0)
             rows += [measure(tilted, f"{label}, tilted 4°", prompt) for prompt in LINE_PLANS]

@@ -1,7 +1,8 @@
 """Renders the before/after pictures in docs/local-editor.md with the offline editor itself.
 
 Run `python scripts/local_editor_examples.py` after changing an operation; it rewrites
-docs/images/local-editor/*.jpg (small side-by-side JPEGs: the photo, then the edit).
+docs/images/local-editor/*.jpg (small side-by-side JPEGs: the photo, then the edit), or only the
+pictures named (`python scripts/local_editor_examples.py sky-bluer`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from mizual.providers.editing.base import EditRequest  # noqa: E402
 from mizual.providers.editing.local import LocalEditingProvider  # noqa: E402
 
 OUT = ROOT / "docs" / "images" / "local-editor"
+# Photos that are not in scikit-image (china.jpg: scikit-learn's, CC BY 2.0, see its README).
+PHOTOS = ROOT / "tests" / "localedit" / "photos"
 HEIGHT = 200
 
 # (file name, sample photo, prompt): the same list the doc shows.
@@ -43,6 +46,8 @@ EXAMPLES = [
     ("left-half-grey", "chelsea", "make the left half black and white"),
     ("person-grey", "astronaut", "make the person black and white"),
     ("straightened", "tilted-camera", "straighten the horizon"),
+    ("sky-bluer", "china", "make the sky bluer"),
+    ("sky-dramatic", "camera", "make the sky more dramatic"),
 ]
 
 
@@ -52,6 +57,8 @@ def sample(name: str) -> pyvips.Image:
     if name == "tilted-camera":  # turned 6 degrees clockwise, the corners cut off
         turned = sample("camera").rotate(6)
         return turned.crop((turned.width - 420) // 2, (turned.height - 420) // 2, 420, 420)
+    if (PHOTOS / f"{name}.jpg").exists():
+        return pyvips.Image.new_from_file(str(PHOTOS / f"{name}.jpg"))
     pixels = getattr(samples, name)()
     image = pyvips.Image.new_from_array(pixels)
     if pixels.ndim == 2:  # a grey photo, shown beside its edit in colour
@@ -72,7 +79,10 @@ def on_checkerboard(image: pyvips.Image) -> pyvips.Image:
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     editor = LocalEditingProvider()
+    wanted = set(sys.argv[1:])
     for filename, photo, prompt in EXAMPLES:
+        if wanted and filename not in wanted:
+            continue
         before = sample(photo)
         data = before.write_to_buffer(".png")
         outcome = editor.edit(EditRequest(image=data, prompt=prompt, enhanced_prompt=None))

@@ -592,3 +592,14 @@ def test_a_plan_applies_its_steps_in_order() -> None:
     assert chroma(after) == 0
     encoded = encode_result(result)
     assert encoded.content_type == "image/jpeg"
+
+
+def test_a_cooler_white_turns_light_blue_not_cyan() -> None:
+    """Near white, the gains ease off so nothing clips: a white sky made cooler is a pale blue
+    (blue above green above red), not cyan (green and blue both at the top), and warmer a cream."""
+    white = pyvips.Image.black(8, 8, bands=3).new_from_image([245, 245, 245]).cast("uchar")
+    white = white.copy(interpretation="srgb")
+    red, green, blue = as_array(OPERATIONS["temperature"](white, amount=-0.3))[0, 0][:3]
+    assert blue > green + 8 > red + 16
+    red, green, blue = as_array(OPERATIONS["temperature"](white, amount=0.3))[0, 0][:3]
+    assert red > green + 8 > blue + 16

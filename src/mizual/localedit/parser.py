@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mizual.localedit.operations import REGIONAL
-from mizual.localedit.parts import BACKGROUND, FACES, PEOPLE
+from mizual.localedit.parts import BACKGROUND, FACES, PEOPLE, SKY
 from mizual.localedit.plan import CATALOGUE, EditPlan, InvalidPlan, Step, validate_step
 from mizual.localedit.readers import Hint, Params, Steps
 from mizual.localedit.rules import (
@@ -60,7 +60,7 @@ _ABILITIES = (
     "It can change colour, light, detail, size and orientation, straighten a tilted photo, fix a "
     "colour cast, apply a sketch, cartoon or painting style, blur, darken, grey out or remove the "
     "background, blur or pixelate faces, remove red eye, and change only the faces, the people, "
-    "the background or one half of the photo"
+    "the sky, the background or one half of the photo"
 )
 
 
@@ -110,7 +110,7 @@ _PARTICLES = frozenset({"up", "down", "out", "back"})
 _CARRY_NOUNS = word_set(
     """brightness contrast saturation exposure vibrance warmth temperature sharpness clarity
     detail details noise grain colour colours color colors blur background highlights shadows
-    vignette"""
+    vignette sky clouds"""
 )
 
 
@@ -191,6 +191,17 @@ _PEOPLE = re.compile(
 )
 
 
+_SKY = re.compile(
+    r"\b(?:the |its |this |that |my )?(?:(?:sky|skies)(?: and (?:the )?clouds)?|clouds)\b"
+    r"(?: (?:of|in) (?:the |this |my )?(?:photo|image|picture|pic|shot))?"
+)
+# A dramatic sky is a darker, deeper one: "more dramatic" on the whole photo is more contrast,
+# which would clip a bright sky to white. Per 0.3 of that contrast: darker, then some contrast,
+# then more colour.
+_DRAMATIC = re.compile(r"\bdramatic\w*\b")
+_DRAMATIC_SKY = (("brightness", -0.2), ("contrast", 0.15), ("saturation", 0.3))
+
+
 _BACKGROUND_PART = re.compile(
     r"\b(?:the |its |my |this )?background\b(?: (?:of|in) (?:the |this |my )?(?:photo|image|"
     r"picture|pic|shot))?"
@@ -209,7 +220,8 @@ def _part_of(clause: str) -> tuple[str, str] | None:
         side = half.group("side") or half.group("end")
         rest = f"{clause[: half.start()]} {clause[half.end() :]}"
         return f"{_SIDES.get(side, side)} half", " ".join(rest.split())
-    for pattern, part in ((_FACES, FACES), (_PEOPLE, PEOPLE), (_BACKGROUND_PART, BACKGROUND)):
+    parts = ((_FACES, FACES), (_PEOPLE, PEOPLE), (_SKY, SKY), (_BACKGROUND_PART, BACKGROUND))
+    for pattern, part in parts:
         named = pattern.search(clause)
         if named is not None:
             rest = f"{clause[: named.start()]} {clause[named.end() :]}"
@@ -233,6 +245,9 @@ def _read_on_part(part: str, rest: str) -> _Reading:
             f"style can be made to {'the ' if part not in (FACES, PEOPLE) else ''}{part}"
         )
         return _Reading([], hint=hint, understood=False)
+    if part == SKY and _DRAMATIC.search(rest) and [op for op, _ in steps] == ["contrast"]:
+        strength = float(steps[0][1].get("amount", 0.3)) / 0.3
+        steps = [(op, {"amount": amount * strength}) for op, amount in _DRAMATIC_SKY]
     return _Reading(steps, region=part)
 
 

@@ -1,5 +1,5 @@
-"""The parts of a photo a step can apply to: the faces in it, the people, the background (all
-but the subject), or one half of it.
+"""The parts of a photo a step can apply to: the faces in it, the people, the sky, the background
+(all but the subject), or one half of it.
 
 A step with a part ("darken the top half", "brighten her face") is applied to the whole photo and
 blended in through a soft mask of the part, so the change fades out over a few per cent of the
@@ -19,11 +19,15 @@ if TYPE_CHECKING:
 
 FACES = "faces"
 PEOPLE = "people"
+SKY = "sky"
 BACKGROUND = "background"  # everything but the subject (the people, or what GrabCut finds)
 HALVES = ("top half", "bottom half", "left half", "right half")
-PARTS = (FACES, PEOPLE, BACKGROUND, *HALVES)
+PARTS = (FACES, PEOPLE, SKY, BACKGROUND, *HALVES)
 # The people are found on a copy this size (the segmentation itself sees 256x256).
 PEOPLE_WORKING_SIDE = 1024
+# The sky is found on a smaller copy (`sky.SKY_SIDE`); its mask is made at this size, then
+# enlarged.
+SKY_WORKING_SIDE = 1024
 # A half's edge fades over this share of the photo's height (top, bottom) or width (left, right).
 HALF_FEATHER_SHARE = 0.08
 
@@ -37,6 +41,8 @@ def part_mask(colour: pyvips.Image, part: str) -> pyvips.Image:
         return faces_mask(colour)
     if part == PEOPLE:
         return _people(colour)
+    if part == SKY:
+        return _sky(colour)
     if part == BACKGROUND:
         return _background(colour)
     if part not in HALVES:
@@ -75,6 +81,24 @@ def _people(colour: pyvips.Image) -> pyvips.Image:
     share = float(mask.mean())
     note(f"{figures} {'person' if figures == 1 else 'people'} found ({share:.0%} of the photo)")
     image = pyvips.Image.new_from_array(np.rint(mask * 255).astype(np.uint8))
+    whole = resize_exactly(image, width=colour.width, height=colour.height, kernel="linear")
+    return whole.copy(interpretation="b-w")
+
+
+def _sky(colour: pyvips.Image) -> pyvips.Image:
+    import numpy as np
+    import pyvips
+
+    from mizual.localedit.findings import RegionNotFound, note
+    from mizual.localedit.operations.pixels import resize_exactly, rgb_array
+    from mizual.localedit.seeing import seeing
+
+    pixels, _ = rgb_array(colour, longest=SKY_WORKING_SIDE)
+    found = seeing().sky(pixels)
+    if found is None:
+        raise RegionNotFound("No sky was found in this photo, so nothing was changed.")
+    note(f"the sky found ({found.share:.0%} of the photo)")
+    image = pyvips.Image.new_from_array(np.rint(found.mask * 255).astype(np.uint8))
     whole = resize_exactly(image, width=colour.width, height=colour.height, kernel="linear")
     return whole.copy(interpretation="b-w")
 

@@ -1,7 +1,9 @@
-"""What the offline editor sees in a photo: the faces in it, and how far it is tilted.
+"""What the offline editor sees in a photo: the faces and people in it, its sky, and how far it is
+tilted.
 
 `Seeing` is the seam: the operations ask it, never a model directly, so what is behind it can be
-swapped. The tilt comes from the photo's straight lines (`lines.py`). The faces come from
+swapped. The tilt comes from the photo's straight lines (`lines.py`), the sky from its colours
+and smoothness (`sky.py`). The faces come from
 MediaPipe's BlazeFace short-range face detector (Apache-2.0, the
 `.tflite` file of the `mediapipe` 0.10.14 wheel, 230 kB, kept in `models/`) through OpenCV's own
 TFLite reader: no other package, nothing downloaded at run time.
@@ -27,6 +29,7 @@ from mizual.localedit.lines import Tilt, tilt
 
 if TYPE_CHECKING:
     from mizual.localedit.people import SelfieSegmenter
+    from mizual.localedit.sky import Sky
 
 MODEL = "face_detection_short_range.tflite"
 INPUT_SIDE = 128
@@ -82,10 +85,14 @@ class Seeing(Protocol):
         """0..1 on the people of the photo (at its size) and how many figures, or None."""
         ...
 
+    def sky(self, pixels: np.ndarray) -> Sky | None:
+        """0..1 on the sky of the photo (at its size) and its share, or None if none is seen."""
+        ...
+
 
 class OfflineSeeing:
     """Faces by BlazeFace, people by the selfie segmentation of `people.py` (each model read at
-    its first use), tilt by the photo's straight lines (`lines.py`)."""
+    its first use), tilt by the photo's straight lines (`lines.py`), sky by `sky.py`."""
 
     def __init__(self) -> None:
         self._faces: BlazeFaceSeeing | None = None
@@ -111,6 +118,11 @@ class OfflineSeeing:
             if self._segmenter is None:
                 self._segmenter = SelfieSegmenter()
         return people_mask(self._segmenter, pixels, faces)
+
+    def sky(self, pixels: np.ndarray) -> Sky | None:
+        from mizual.localedit.sky import sky
+
+        return sky(pixels)
 
 
 class BlazeFaceSeeing:

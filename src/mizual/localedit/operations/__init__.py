@@ -78,6 +78,9 @@ def run_plan(image: pyvips.Image, plan: EditPlan) -> tuple[pyvips.Image, list[di
     from mizual.kit.imaging import to_display_space
 
     described = plan.describe()
+    # A part is found once, on the photo as the first step on it sees it: "make the sky more
+    # dramatic" darkens it first, and the darker sky must still be the sky for the next step.
+    masks: dict[tuple[str, int, int], pyvips.Image] = {}
     for step, shown in zip(plan.steps, described, strict=True):
         params: dict[str, Any] = step.params
         with noting() as notes:
@@ -85,20 +88,29 @@ def run_plan(image: pyvips.Image, plan: EditPlan) -> tuple[pyvips.Image, list[di
             before = to_display_space(image)
             image = OPERATIONS[step.operation](before, **params)
             if step.region:
-                image = _on_part(before, to_display_space(image), step.region)
+                image = _on_part(before, to_display_space(image), step.region, masks=masks)
         if notes:
             shown["found"] = "; ".join(notes)
     return to_display_space(image), described
 
 
-def _on_part(before: pyvips.Image, after: pyvips.Image, part: str) -> pyvips.Image:
+def _on_part(
+    before: pyvips.Image,
+    after: pyvips.Image,
+    part: str,
+    *,
+    masks: dict[tuple[str, int, int], pyvips.Image],
+) -> pyvips.Image:
     """`after` where `part` of the photo is, `before` elsewhere, blended along the part's soft
-    edge."""
+    edge; the part's mask is taken from `masks` if found there at this size before."""
     from mizual.localedit.operations.pixels import rgb, split_alpha
     from mizual.localedit.parts import part_mask
 
     colour, _ = split_alpha(before)
-    mask = part_mask(colour, part)
+    key = (part, colour.width, colour.height)
+    if key not in masks:
+        masks[key] = part_mask(colour, part)
+    mask = masks[key]
     if after.bands < before.bands:  # "make the top half black and white" of a colour photo
         changed, alpha = split_alpha(after)
         after = rgb(changed) if alpha is None else rgb(changed).bandjoin(alpha)

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 LINEAR_LUMINANCE = (0.2126, 0.7152, 0.0722)
 # Sepia as a tint of the luminance: red lifted, blue lowered, the luminance itself about kept.
 SEPIA_TINT = (1.12, 0.99, 0.78)
+# Linear light from which a colour temperature change eases off so that whites do not clip.
+HIGHLIGHTS_FROM = 0.25
 # Vibrance: colours this vivid (LCh chroma) or more get no boost; skin hues get half of it.
 VIVID_CHROMA = 60.0
 SKIN_HUE, SKIN_HUE_WIDTH = 50.0, 30.0
@@ -114,15 +116,24 @@ def vintage(image: pyvips.Image) -> pyvips.Image:
     params={"amount": number((-1.0, 1.0), "positive warmer (more orange), negative cooler")},
 )
 def temperature(image: pyvips.Image, *, amount: float = 0.3) -> pyvips.Image:
-    """White balance: red and blue gains in linear light, scaled so a grey keeps its luminance."""
+    """White balance: red and blue gains in linear light, scaled so a grey keeps its luminance.
+
+    Near white, a gain above 1 would clip (a white sky made cooler turned cyan, not blue): there
+    the gains ease towards the same gains scaled so the largest is 1, so a white takes the tint
+    too, a little darker."""
     import numpy as np
 
     from mizual.localedit.operations import pixels
 
     gains = np.array([2 ** (0.8 * amount), 1.0, 2 ** (-0.8 * amount)])
-    gains /= gains @ np.array(LINEAR_LUMINANCE)
-    linear = pixels.srgb_to_linear(pixels.LEVELS)[:, None] * gains[None, :]
-    return pixels.tone_curve(image, pixels.linear_to_srgb(linear), colour=True)
+    keeping_light = gains / (gains @ np.array(LINEAR_LUMINANCE))
+    unclipped = gains / gains.max()
+    linear = pixels.srgb_to_linear(pixels.LEVELS)[:, None]
+    # 0 up to a quarter of full light, 1 at full light (smoothstep): monotonic curves.
+    t = np.clip((linear - HIGHLIGHTS_FROM) / (1 - HIGHLIGHTS_FROM), 0, 1)
+    ease = t * t * (3 - 2 * t)
+    curves = linear * (keeping_light[None, :] * (1 - ease) + unclipped[None, :] * ease)
+    return pixels.tone_curve(image, pixels.linear_to_srgb(curves), colour=True)
 
 
 @operation(
