@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -52,8 +53,15 @@ def _rgb(pixels: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(pixels[..., :3])
 
 
+# Real photos scikit-image does not ship (see photos/README.md).
+PHOTOS = Path(__file__).parent / "photos"
+
+
 @cache
 def pixels(name: str) -> np.ndarray:
+    if (PHOTOS / f"{name}.jpg").exists():
+        bgr = cv2.imread(str(PHOTOS / f"{name}.jpg"), cv2.IMREAD_COLOR)
+        return np.ascontiguousarray(bgr[..., ::-1])
     if name == "pair":
         canvas = cv2.resize(_rgb(samples.rocket()), (1024, 683), interpolation=cv2.INTER_AREA)
         side = round(512 * PAIR_SCALE)

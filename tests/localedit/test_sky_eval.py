@@ -12,13 +12,10 @@ a clock, galaxies, cells, textures) must be refused by name.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-import pyvips
 from skimage.color import rgb2lab
 
 from mizual.localedit.sky import sky
@@ -28,12 +25,13 @@ from tests.localedit.test_seeing_eval import (
     CHANGES,
     Box,
     changed_only_in,
+    edited,
     inner,
     luminance,
+    png,
 )
-from tests.localedit.test_seeing_eval import pixels as sample_pixels
+from tests.localedit.test_seeing_eval import pixels as photo
 
-PHOTOS = Path(__file__).parent / "photos"
 # (surely sky, surely not sky), x, y, width, height in the photo's pixels.
 SKY_BOXES: dict[str, tuple[list[Box], list[Box]]] = {
     "rocket": (
@@ -64,22 +62,6 @@ SKYLESS = (
     "grass",
     "brick",
 )
-
-
-@cache
-def photo(name: str) -> np.ndarray:
-    if (PHOTOS / f"{name}.jpg").exists():
-        bgr = cv2.imread(str(PHOTOS / f"{name}.jpg"), cv2.IMREAD_COLOR)
-        return np.ascontiguousarray(bgr[..., ::-1])
-    return sample_pixels(name)
-
-
-@cache
-def png(name: str) -> bytes:
-    data: bytes = (
-        pyvips.Image.new_from_array(photo(name)).copy(interpretation="srgb").pngsave_buffer()
-    )
-    return data
 
 
 def blueness(array: np.ndarray) -> float:
@@ -152,19 +134,11 @@ def test_no_sky_is_found_in_photos_without_one(name: str) -> None:
 def test_a_step_on_the_sky_changes_the_sky_only(
     editor: LocalEditingProvider, case: SkyCase
 ) -> None:
-    outcome = editor.edit(
-        EditRequest(image=png(case.photo), prompt=case.prompt, enhanced_prompt=None)
-    )
-    before = photo(case.photo).astype(np.float64)
-    after = np.asarray(outcome.image.numpy(), dtype=np.float64)
-    if after.ndim == 2:
-        after = np.repeat(after[..., None], 3, axis=2)
-    after = after[..., :3]
+    before, after, plan = edited(editor, case.photo, case.prompt)
     on_sky, off_sky = SKY_BOXES[case.photo]
     changed_only_in(
         before, after, changed_boxes=on_sky, kept_boxes=off_sky, changed=SKY_CHANGES[case.change]
     )
-    plan = list(outcome.plan or [])
     assert plan
     assert all(step["region"] == "sky" for step in plan)
     found = str(plan[0]["found"])
