@@ -81,8 +81,8 @@ class _Work:
     original: bytes | None = None
     encoded: imaging.EncodedImage | None = None
     plan: list[dict[str, Any]] | None = None
-    # Progress that rides on the next write instead of a write of its own (the enhanced prompt:
-    # the next stage's start follows at once); already in `record`.
+    # What rides on the next write instead of a write of its own, because the next stage's
+    # start follows at once: the enhanced prompt (already in `record`), the result's key.
     carried: dict[str, Any] = field(default_factory=dict)
 
 
@@ -148,6 +148,7 @@ class Pipeline:
             with self.leases.hold(edit_uuid, attempt=work.attempt) as lease:
                 self._run_stages(work, lease)
         except (LeaseLost, EditCancelled):
+            self._discard_unwritten_result(work)
             if self._is_cancelled(work):
                 logger.info("edit %s: attempt %d stopped: cancelled", edit_uuid, work.attempt)
                 return
@@ -177,8 +178,12 @@ class Pipeline:
             if self._already_done(stage, work.record):
                 continue
             lease.check()
-            # One write per stage: its start, with the durations of the stages before it.
-            self._write(work, durable=False, processing_stage=stage.value, stage_timings=timings)
+            # One write per stage: its start, with the durations of the stages before it; the
+            # first stage's start is the attempt's claim (`start_attempt`), which wrote it.
+            if work.record.processing_stage != stage.value or work.carried:
+                self._write(
+                    work, durable=False, processing_stage=stage.value, stage_timings=timings
+                )
             started = time.perf_counter()
             try:
                 self._run_with_retries(stage, work)
@@ -218,6 +223,8 @@ class Pipeline:
     def _write(self, work: _Work, *, durable: bool = True, **values: Any) -> None:
         """Record a change of this attempt's edit; LeaseLost if another attempt runs it now."""
         changes = {**work.carried, **values}
+        # A result's key rides on a progress write: that write must then be waited for on disk.
+        durable = durable or "result_key" in work.carried
         updated = self._through_outages(
             lambda: self.status.change(
                 work.record.uuid, attempt=work.attempt, durable=durable, **changes
@@ -376,23 +383,26 @@ class Pipeline:
             attempt=work.attempt,
         )
         self.storage.put(key, encoded.data, content_type=encoded.content_type)
-        try:
-            # The result's description goes with its key, in one write: a run resumed after
-            # this point skips to completion, and the status view must still describe it.
-            self._write(
-                work,
-                result_key=key,
-                edited_image_url=self.storage.url(key),
-                edit_plan=work.plan,
-                result_info=encoded.info,
-            )
-        except LeaseLost:
-            # Cancelled (or taken over) meanwhile: this attempt's result is nobody's, and a
-            # cancelled edit keeps none. Another attempt writes under a key of its own.
-            self._through_outages(
-                lambda: self.storage.delete(key), doing=f"deleting the unused result {key}"
-            )
-            raise
+        # The result's description goes with its key, in one durable write: a run resumed
+        # after it skips to completion, and the status view must still describe it. That write
+        # is the next stage's start (completion follows at once), one write less an edit.
+        work.carried.update(
+            result_key=key,
+            edited_image_url=self.storage.url(key),
+            edit_plan=work.plan,
+            result_info=encoded.info,
+        )
+
+    def _discard_unwritten_result(self, work: _Work) -> None:
+        """An attempt stopped (cancelled, or taken over) before the write of the result it
+        uploaded: the result is nobody's, and a cancelled edit keeps none. Another attempt
+        writes under a key of its own."""
+        key = work.carried.pop("result_key", None)
+        if key is None:
+            return
+        self._through_outages(
+            lambda: self.storage.delete(key), doing=f"deleting the unused result {key}"
+        )
 
     def _complete(self, work: _Work) -> None:
         self._write(

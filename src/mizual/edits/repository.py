@@ -28,7 +28,7 @@ from sqlalchemy import (
     update,
 )
 
-from mizual.edits.stages import CANCELLED_STAGE, EditStatus
+from mizual.edits.stages import CANCELLED_STAGE, PIPELINE, EditStatus
 from mizual.feedback.repository import erase_for_edit
 from mizual.kit.db.tables import edit_chains, edits, utcnow, webhook_deliveries
 from mizual.kit.db.timing import OperationTimings, timed
@@ -187,6 +187,8 @@ def _start_attempt_statement(*, async_commit: bool) -> Update:
         .where(and_(edits.c.uuid == bindparam("edit_uuid"), claimable))
         .values(
             status=EditStatus.PROCESSING,
+            # Every attempt begins with the first stage: its start is this write (one less).
+            processing_stage=PIPELINE[0].value,
             attempts=edits.c.attempts + 1,
             lease_expires_at=bindparam("lease_expires_at", type_=edits.c.lease_expires_at.type),
             started_at=func.coalesce(edits.c.started_at, now),
