@@ -71,6 +71,26 @@ def test_a_live_lease_keeps_other_attempts_out_and_an_expired_one_lets_them_in(
     assert second.attempts == 2
 
 
+def test_a_claim_shows_the_first_stage_to_a_poll_also_when_it_takes_an_edit_over(
+    runtime: Runtime,
+) -> None:
+    edit_uuid = new_edit(runtime)
+    runtime.edit_status.start_attempt(edit_uuid, lease_seconds=LEASE)
+    view = runtime.edit_status.read(edit_uuid)
+    assert (view["status"], view["processing_stage"]) == ("processing", "initialization")
+
+    # The first attempt died in ai_processing; the next one begins again at the first stage.
+    age(
+        runtime,
+        edit_uuid,
+        processing_stage="ai_processing",
+        lease_expires_at=utcnow() - timedelta(seconds=1),
+    )
+    assert runtime.edit_status.start_attempt(edit_uuid, lease_seconds=LEASE) is not None
+    view = runtime.edit_status.read(edit_uuid)
+    assert (view["status"], view["processing_stage"]) == ("processing", "initialization")
+
+
 def test_the_old_attempt_is_fenced_off_once_another_took_over(runtime: Runtime) -> None:
     repository = runtime.edits.repository
     edit_uuid = new_edit(runtime)
