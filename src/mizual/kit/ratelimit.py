@@ -17,6 +17,7 @@ from limits.storage import MemoryStorage, RedisStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from mizual.errors import RateLimited
+from mizual.kit.memorywindow import SweptMemoryStorage
 from mizual.kit.throttle import ThrottledWarning
 
 logger = logging.getLogger(__name__)
@@ -72,7 +73,11 @@ class RateLimiter:
                     f"async+{storage_uri}", implementation="redispy", key_prefix=key_prefix, **pool
                 )
             )
-        self._storage = storage_from_string(storage_uri, **options)
+        self._storage = (
+            SweptMemoryStorage()
+            if storage_uri == "memory://"
+            else storage_from_string(storage_uri, **options)
+        )
         self._strategy = MovingWindowRateLimiter(self._storage)
         self._store_down = ThrottledWarning(logger)
 
