@@ -46,6 +46,7 @@ from tests.support import S3Server
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 WORKER_COUNTS = (1, 2, 4)
+FLUX_RUNS = 3
 POLL_ENV = {"NOOP_EDIT_DELAY_SECONDS": "0.1"}  # edits still progressing while polled
 
 
@@ -278,22 +279,23 @@ def db_figures(table: Table) -> None:
 
 
 def flux_figures(table: Table, notes: list[str]) -> None:
-    log("the FLUX path: distributed, the fake BFL Ready at its first poll, 30 edits")
-    result = flux_path.measure(30)
-    beyond = result["beyond"]
+    log(f"the FLUX path: distributed, the fake BFL Ready at its first poll, {FLUX_RUNS} x 30 edits")
+    runs = [flux_path.measure(30) for _ in range(FLUX_RUNS)]
+    p50s = [statistics.median(run["beyond"]) for run in runs]
     table.add(
-        "FLUX path: submit → completed beyond the fake's own time, per edit (1 MP, 30 edits)",
-        beyond,
+        f"FLUX path: submit → completed beyond the fake's own time, p50 of each run "
+        f"(1 MP, 30 edits x {FLUX_RUNS})",
+        p50s,
         "ms",
         "≤ 40 ms p50",
-        statistics.median(beyond) <= 40,
+        statistics.median(p50s) <= 40,
     )
-    p95 = percentile(beyond, 0.95)
-    table.add("FLUX path: … p95", [p95], "ms")
-    stages = result["stages"]
+    table.add("FLUX path: … p95 of each run", [percentile(r["beyond"], 0.95) for r in runs], "ms")
+    stages = [timings for run in runs for timings in run["stages"]]
+    fake = [took for run in runs for took in run["fake"]]
     notes.append(
-        f"FLUX path: the fake alone {statistics.median(result['fake']):.1f} ms p50; stage "
-        "medians (ms): "
+        f"FLUX path: the fake alone {statistics.median(fake):.1f} ms p50; stage medians over all "
+        f"{len(stages)} edits (ms): "
         + ", ".join(
             f"{name} {statistics.median(s.get(name, 0.0) for s in stages):.1f}"
             for name in stages[0]
