@@ -216,10 +216,10 @@ def build_queue(settings: Settings, *, role: Role, pipeline: Pipeline | None) ->
         assert pipeline is not None
         return InProcessQueue(handler=pipeline.run, max_workers=settings.max_workers)
     if role is Role.API:
-        # Imported here: Celery and kombu cost an embedded process memory it never uses.
-        from mizual.kit.queue.celery import CeleryQueue, build_celery
+        # Imported here: an embedded process never sends jobs to a broker.
+        from mizual.kit.queue.celery_queue import CeleryQueue
 
-        return CeleryQueue(build_celery(settings))
+        return CeleryQueue(settings)
     return None
 
 

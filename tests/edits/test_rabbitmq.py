@@ -9,7 +9,7 @@ from uuid import uuid4
 
 import pytest
 
-from mizual.kit.queue.celery import CeleryQueue, build_celery
+from mizual.kit.queue.celery_queue import CeleryQueue
 from mizual.settings import load_settings
 from tests.edits.test_reconciler_faults import attempts
 from tests.support import (
@@ -38,7 +38,7 @@ def _env(
 
 
 def test_the_queue_length_is_read_from_rabbitmq(amqp_url: str) -> None:
-    queue = CeleryQueue(build_celery(load_settings(celery_broker_url=amqp_url)))
+    queue = CeleryQueue(load_settings(celery_broker_url=amqp_url))
     try:
         assert queue.stats() == {"waiting": 0}  # no queue declared yet: nothing waits
         for _ in range(2):
@@ -47,7 +47,7 @@ def test_the_queue_length_is_read_from_rabbitmq(amqp_url: str) -> None:
     finally:
         queue.close()
     dead = f"amqp://guest:guest@127.0.0.1:{free_port()}//"
-    unreachable = CeleryQueue(build_celery(load_settings(celery_broker_url=dead)))
+    unreachable = CeleryQueue(load_settings(celery_broker_url=dead))
     started = time.monotonic()
     assert unreachable.stats() == {}
     assert time.monotonic() - started < 2

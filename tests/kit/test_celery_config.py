@@ -10,7 +10,8 @@ from uuid import uuid4
 
 import pytest
 
-from mizual.kit.queue.celery import CeleryQueue, build_celery
+from mizual.kit.queue.celery import build_celery
+from mizual.kit.queue.celery_queue import CeleryQueue
 from mizual.settings import check_variables, load_settings
 from tests.support import (
     MizualServer,
@@ -37,9 +38,9 @@ def test_no_result_backend_and_no_result_subscription_whatever_the_environment_s
     monkeypatch.setenv("CELERY_RESULT_BACKEND", _dead_redis())
     monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
     settings = load_settings(celery_broker_url="memory://")
-    app = build_celery(settings)
+    queue = CeleryQueue(settings)
+    app = queue.app
     assert app.backend.as_uri() == "disabled://"
-    queue = CeleryQueue(app)
     edit = uuid4()
     started = time.monotonic()
     queue.dispatch(edit)

@@ -34,7 +34,8 @@ from sqlalchemy.pool import NullPool
 from mizual import __version__
 from mizual.kit.db.engine import normalise_url
 from mizual.kit.db.startup import MIGRATIONS_DIR
-from mizual.kit.queue.celery import CeleryQueue, build_celery
+from mizual.kit.queue.celery import build_celery
+from mizual.kit.queue.celery_queue import CeleryQueue
 from mizual.kit.storage.base import StorageError
 from mizual.kit.storage.local import LocalStorage
 from mizual.kit.storage.s3http import S3RequestFailed
@@ -517,7 +518,7 @@ def _ping_kombu(settings: Settings) -> str:
 
 def check_workers(settings: Settings) -> Outcome:
     """Celery workers answering a ping, as /health/celery counts them."""
-    queue = CeleryQueue(build_celery(settings))
+    queue = CeleryQueue(settings)
     try:
         workers = sorted(queue.workers(timeout=WORKER_PING_SECONDS))
         stats = queue.stats()

@@ -28,7 +28,7 @@ from mizual.ratelimits import RULES
 from mizual.settings import Settings
 
 if TYPE_CHECKING:
-    from mizual.kit.queue.celery import CeleryQueue
+    from mizual.kit.queue.celery_queue import CeleryQueue
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["ops"])
@@ -201,6 +201,6 @@ def _celery_queue(queue: JobQueue | None) -> CeleryQueue | None:
     imports Celery (nor does this)."""
     if queue is None or isinstance(queue, InProcessQueue):
         return None
-    from mizual.kit.queue.celery import CeleryQueue
+    from mizual.kit.queue.celery_queue import CeleryQueue
 
     return queue if isinstance(queue, CeleryQueue) else None
