@@ -73,20 +73,39 @@ def test_the_job_is_the_message_celery_itself_writes(redis_url: str) -> None:
     client.close()
 
 
-def test_parallel_dispatches_from_two_senders_each_queue_one_distinct_job(redis_url: str) -> None:
-    senders = [RedisJobs(redis_url, environment="production") for _ in range(2)]
-    edits = [uuid4() for _ in range(200)]
+_SENDER = """
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from uuid import UUID
+from mizual.kit.queue.redis_jobs import RedisJobs
+
+jobs = RedisJobs(sys.argv[1], environment="production")
+with ThreadPoolExecutor(max_workers=4) as pool:
+    list(pool.map(jobs.send, [UUID(edit) for edit in sys.argv[2:]]))
+jobs.close()
+"""
+
+
+def test_parallel_dispatches_across_processes_each_queue_one_distinct_job(redis_url: str) -> None:
+    edits = [str(uuid4()) for _ in range(300)]
+    # Two other processes with 4 threads each, and 8 threads here, all at once.
+    others = [
+        subprocess.Popen([sys.executable, "-c", _SENDER, redis_url, *edits[n:300:3]])
+        for n in (1, 2)
+    ]
+    jobs = RedisJobs(redis_url, environment="production")
     try:
         with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(lambda n: senders[n % 2].send(edits[n]), range(len(edits))))
-        assert senders[0].lengths() == {"waiting": 200, "unacknowledged": 0}
+            list(pool.map(jobs.send, [UUID(edit) for edit in edits[0:300:3]]))
+        assert [other.wait(timeout=60) for other in others] == [0, 0]
+        assert jobs.lengths() == {"waiting": 300, "unacknowledged": 0}
     finally:
-        for sender in senders:
-            sender.close()
+        jobs.close()
     queued = _queued(redis_url)
-    assert sorted(_edit_of(message) for message in queued) == sorted(str(e) for e in edits)
-    assert len({message["headers"]["id"] for message in queued}) == 200
-    assert len({message["properties"]["delivery_tag"] for message in queued}) == 200
+    assert sorted(_edit_of(message) for message in queued) == sorted(edits)
+    assert len({message["headers"]["id"] for message in queued}) == 300
+    assert len({message["properties"]["delivery_tag"] for message in queued}) == 300
+    assert len({message["headers"]["origin"] for message in queued}) == 3  # one per process
 
 
 def test_lengths_count_every_priority_list_and_the_unacknowledged(redis_url: str) -> None:
