@@ -651,7 +651,13 @@ HOSTILE: list[Callable[[], str]] = [
 @pytest.mark.parametrize("make", HOSTILE)
 def test_hostile_prompts_are_handled_quickly(make: Callable[[], str]) -> None:
     prompt = make()
-    started = time.perf_counter()
-    with contextlib.suppress(PromptNotUnderstood):
-        parse_prompt(prompt)
-    assert time.perf_counter() - started < 0.05
+    # A pattern that backtracks takes seconds on these 2,000 characters; a linear parse takes
+    # 1-35 ms, even on a slow machine. The best of 3 runs leaves out a busy machine's pauses,
+    # and the bound sits far from both (0.05 s failed once beside a full test run).
+    took = []
+    for _ in range(3):
+        started = time.perf_counter()
+        with contextlib.suppress(PromptNotUnderstood):
+            parse_prompt(prompt)
+        took.append(time.perf_counter() - started)
+    assert min(took) < 0.25, took
