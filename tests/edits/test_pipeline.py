@@ -21,7 +21,7 @@ from mizual.kit.storage.base import Storage, StorageError
 from mizual.kit.storage.local import LocalStorage
 from mizual.providers.editing.base import EditingError, EditOutcome, EditRequest
 from mizual.providers.editing.local import LocalEditingProvider
-from mizual.providers.prompting.base import UnchangedPrompt
+from mizual.providers.prompting.base import EnhancedPrompt, UnchangedPrompt
 from mizual.runtime import Role, Runtime, build_runtime
 from mizual.settings import load_settings
 from tests.support import data_url, jpeg_bytes
@@ -342,3 +342,82 @@ def test_a_poll_that_read_the_row_before_a_change_cannot_cache_it_during_the_cha
     status.change(UUID(edit_id), processing_stage="initialization")
     assert polls[0]["processing_stage"] == "initialization"
     assert status.read(UUID(edit_id))["processing_stage"] == "initialization"
+
+
+class WaitingEnhancer:
+    """An enhancer that has an answer at once but is not the 'off' one: its stage is written."""
+
+    def enhance(self, *, prompt: str, image: bytes) -> EnhancedPrompt:
+        return EnhancedPrompt(prompt=f"{prompt}, carefully", note=None)
+
+    def close(self) -> None:
+        return None
+
+
+def recorded_changes(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Every change the pipeline asks the status store for, as it asks for it."""
+    changes: list[dict[str, Any]] = []
+    real_change = runtime.edit_status.change
+
+    def change(edit_uuid: UUID, **values: Any) -> EditRecord | None:
+        changes.append(values)
+        return real_change(edit_uuid, **values)
+
+    monkeypatch.setattr(runtime.edit_status, "change", change)
+    return changes
+
+
+def test_stages_with_nothing_to_wait_for_ride_on_the_next_write(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Enhancement off, the original read by initialization, and completion: none of them is
+    written on its own, yet every stage's duration reaches the status view."""
+    edit_uuid = new_edit(runtime)
+    changes = recorded_changes(runtime, monkeypatch)
+    make_pipeline(runtime, CountingEditor(), []).run(edit_uuid)
+
+    assert [c.get("processing_stage") for c in changes] == [
+        "ai_processing",
+        "uploading_result",
+        "completed",
+    ]
+    # The enhanced prompt (here the prompt itself) is written with ai_processing's start.
+    assert changes[0]["enhanced_prompt"] == "make it black and white"
+    # The result's key goes with completion, in one durable write.
+    assert "result_key" in changes[-1]
+    assert changes[-1]["durable"] is True
+    status = runtime.edit_status.read(edit_uuid)
+    assert status["status"] == "completed"
+    assert status["edited_image_url"] is not None
+    assert set(status["stage_timings_ms"]) == {
+        "initialization",
+        "enhancing_prompt",
+        "fetching_image",
+        "ai_processing",
+        "uploading_result",
+    }
+
+
+def test_a_stage_that_may_wait_is_written_before_it_runs(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    edit_uuid = new_edit(runtime)
+    changes = recorded_changes(runtime, monkeypatch)
+    Pipeline(
+        settings=runtime.settings,
+        status=runtime.edit_status,
+        storage=runtime.storage,
+        editor=CountingEditor(),
+        enhancer=WaitingEnhancer(),
+        sleep=[].append,
+    ).run(edit_uuid)
+
+    assert [c.get("processing_stage") for c in changes] == [
+        "enhancing_prompt",
+        "ai_processing",
+        "uploading_result",
+        "completed",
+    ]
+    assert runtime.edit_status.read(edit_uuid)["enhanced_prompt"] == (
+        "make it black and white, carefully"
+    )

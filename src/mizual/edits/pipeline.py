@@ -178,9 +178,13 @@ class Pipeline:
             if self._already_done(stage, work.record):
                 continue
             lease.check()
-            # One write per stage: its start, with the durations of the stages before it; the
-            # first stage's start is the attempt's claim (`start_attempt`), which wrote it.
-            if work.record.processing_stage != stage.value or work.carried:
+            # One write per stage that can take long enough to be seen: its start, with the
+            # durations of the stages before it; the first stage's start is the attempt's claim
+            # (`start_attempt`), which wrote it. A stage with nothing to wait for is not
+            # written on its own: the durations ride on the next write.
+            if not self._waits(stage, work):
+                work.carried["stage_timings"] = dict(timings)
+            elif work.record.processing_stage != stage.value or work.carried:
                 self._write(
                     work, durable=False, processing_stage=stage.value, stage_timings=timings
                 )
@@ -235,6 +239,15 @@ class Pipeline:
             raise LeaseLost(f"edit {work.record.uuid}: attempt {work.attempt} was taken over")
         work.record = updated
         work.carried = {}
+
+    def _waits(self, stage: Stage, work: _Work) -> bool:
+        """Whether the stage may take long enough for a poll to see it. Enhancement that is
+        off, an original already read, and completion (a single write of its own) do not."""
+        if stage == Stage.ENHANCING_PROMPT:
+            return not isinstance(self.enhancer, UnchangedPrompt)
+        if stage == Stage.FETCHING_IMAGE:
+            return work.original is None
+        return stage != Stage.COMPLETION
 
     @staticmethod
     def _already_done(stage: Stage, record: EditRecord) -> bool:
@@ -385,7 +398,7 @@ class Pipeline:
         self.storage.put(key, encoded.data, content_type=encoded.content_type)
         # The result's description goes with its key, in one durable write: a run resumed
         # after it skips to completion, and the status view must still describe it. That write
-        # is the next stage's start (completion follows at once), one write less an edit.
+        # is completion's own (it follows at once), so a result costs no write of its own.
         work.carried.update(
             result_key=key,
             edited_image_url=self.storage.url(key),
