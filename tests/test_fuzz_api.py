@@ -222,6 +222,15 @@ def _outcome(response: Response) -> str:
         return str(response.status_code)
 
 
+def _form_with_typed_text(case: Case[Any]) -> bool:
+    """A form one of whose text fields was generated as another JSON type (`prompt: {}`): it is
+    sent as its text ("{}"), a valid value of that field, since a form holds only text. The
+    server cannot refuse it for a type it cannot see; every other check still applies."""
+    if not (case.media_type or "").startswith("multipart/") or not isinstance(case.body, dict):
+        return False
+    return any(not isinstance(value, str | bytes) for value in case.body.values())
+
+
 def fuzz(
     operation: APIOperation[Any, Any, Any, Any],
     mode: GenerationMode,
@@ -249,7 +258,10 @@ def fuzz(
         headers = _request_headers()
         response = case.call(headers=headers, timeout=10)
         statuses[_outcome(response)] += 1
-        case.validate_response(response, checks=CHECKS, headers=headers)
+        checks = CHECKS
+        if mode is GenerationMode.NEGATIVE and _form_with_typed_text(case):
+            checks = [check for check in CHECKS if check is not negative_data_rejection]
+        case.validate_response(response, checks=checks, headers=headers)
         if operation.label == "POST /edit-image/" and response.status_code == 200:
             accepted.append(response.json()["edit_id"])
 

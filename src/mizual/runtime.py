@@ -25,6 +25,7 @@ from mizual.feedback.repository import FeedbackRepository
 from mizual.feedback.service import FeedbackService
 from mizual.idempotency.repository import IdempotencyRepository
 from mizual.idempotency.service import IdempotencyService
+from mizual.kit import heap
 from mizual.kit.broadcast import Broadcast
 from mizual.kit.cache import Cache, MemoryCache
 from mizual.kit.db.engine import build_engine
@@ -113,6 +114,7 @@ class Runtime:
 
 def build_runtime(settings: Settings, *, role: Role) -> Runtime:
     multiprocess.configure(settings)  # before anything is recorded
+    heap.return_large_blocks_to_the_system()  # before the first upload or image
     engine = build_engine(settings)
     timings = OperationTimings()
     storage = build_storage(settings)

@@ -8,6 +8,7 @@ that edits are recovered while no API process runs.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
@@ -36,6 +37,8 @@ _state: dict[str, Runtime] = {}
 def _runtime() -> Runtime:
     if "current" not in _state:
         _state["current"] = build_runtime(settings, role=Role.WORKER)
+        # It lives as long as the pool process: out of the collector's full passes.
+        gc.freeze()
     return _state["current"]
 
 
@@ -149,6 +152,15 @@ os.register_at_fork(after_in_child=recovery.forget_in_child)
 def _serve_metrics(**_kwargs: object) -> None:
     """In the main worker process only: `GET /metrics` on METRICS_PORT, when set."""
     serve_worker_metrics(settings)
+
+
+@worker_init.connect  # type: ignore[untyped-decorator]
+def _freeze_before_the_pool_forks(**_kwargs: object) -> None:
+    """What the main process has imported so far is shared with every pool process after the
+    fork, until a collection writes to it (each object's header): frozen, it is never walked,
+    so its pages stay shared instead of being copied into each pool process."""
+    gc.collect()
+    gc.freeze()
 
 
 @worker_ready.connect  # type: ignore[untyped-decorator]

@@ -55,14 +55,15 @@ def is_json_content_type(value: str | None) -> bool:
     )
 
 
-def check_structure(body: bytes) -> None:
+def check_structure(body: bytes | bytearray) -> None:
     """Refuse a body nested more than MAX_JSON_DEPTH deep or holding more than MAX_JSON_VALUES
     values, before it is parsed (a 25 MB body of empty arrays would take the parser seconds).
 
     Strings are cut out with bytes operations (escapes first), so the cost is linear and in C;
     only the first brackets are walked in Python, and a body with more has too many values.
     """
-    unescaped = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    # Only a body with escapes is copied (a bytearray's replace copies even when nothing is).
+    unescaped = body.replace(b"\\\\", b"").replace(b'\\"', b"") if b"\\" in body else body
     outside_strings = b"".join(unescaped.split(b'"')[::2])
     brackets = outside_strings.translate(_OBJECTS_AS_ARRAYS, _BRACKETS_ONLY)
     depth = 0
@@ -77,7 +78,7 @@ def check_structure(body: bytes) -> None:
         )
 
 
-def parse_json_body(body: bytes) -> Any:
+def parse_json_body(body: bytes | bytearray) -> Any:
     """The body's JSON value, or `InvalidInput` saying what is wrong with it."""
     if not body.strip():
         raise InvalidInput("the request body is empty; send a JSON object")
@@ -146,6 +147,15 @@ async def body_identity(request: Request) -> Any:
     return await request.json()
 
 
+async def _read_body(request: Request) -> bytearray:
+    """The body in one buffer that grows as it streams in, not cached on the request: no list
+    of chunks beside their join, and nothing left to hold it once it is parsed."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+    return body
+
+
 class JsonBodyRoute(APIRoute):
     """A route whose body, if it takes one, must be strict JSON, or a form where the route class
     allows it (see the module's text)."""
@@ -172,14 +182,17 @@ class JsonBodyRoute(APIRoute):
             content_type = request.headers.get("content-type")
             if self.form_file_fields and is_form_content_type(content_type):
                 return await self._handle_form(request, handler)
-            body = await request.body()
+            body = await _read_body(request)
             if not is_json_content_type(content_type):
                 raise UnsupportedMediaType(
                     "the request body must be JSON, sent with 'Content-Type: application/json'"
                     + (" (or a multipart/form-data form)" if self.form_file_fields else "")
                 )
             value = await run_in_threadpool(parse_json_body, body)
-            return await handler(_ParsedRequest(request, body, value, identity=value))
+            # The body's bytes are not kept past the parse (an inline image is 4/3 of the
+            # photo); FastAPI only asks whether there was one, then takes the parsed value.
+            del body
+            return await handler(_ParsedRequest(request, b"{}", value, identity=value))
 
         return checked
 
