@@ -32,8 +32,9 @@ print(rss_mb() - before)
 """
 
 
-def retained_mb(setup: str, **env: str) -> float:
-    script = textwrap.dedent(setup) + _RETAINED
+def run_python(script: str, **env: str) -> str:
+    """The last line a fresh interpreter prints, with only `env` (and PATH) in its environment:
+    glibc reads MALLOC_* at start-up, so nothing of this process's own may leak in."""
     done = subprocess.run(
         [sys.executable, "-c", script],
         capture_output=True,
@@ -42,7 +43,11 @@ def retained_mb(setup: str, **env: str) -> float:
         timeout=120,
         env={"PATH": "/usr/bin:/bin", **env},
     )
-    return float(done.stdout.strip().splitlines()[-1])
+    return done.stdout.strip().splitlines()[-1]
+
+
+def retained_mb(setup: str) -> float:
+    return float(run_python(textwrap.dedent(setup) + _RETAINED))
 
 
 def test_without_the_setting_glibc_keeps_a_freed_buffer() -> None:
@@ -64,12 +69,4 @@ def test_an_operators_own_threshold_is_left_alone() -> None:
         "from mizual.kit.heap import return_large_blocks_to_the_system as setting\nprint(setting())"
     )
     for env, taken in (({}, "True"), ({"MALLOC_MMAP_THRESHOLD_": "65536"}, "False")):
-        done = subprocess.run(
-            [sys.executable, "-c", script],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-            env={"PATH": "/usr/bin:/bin", **env},
-        )
-        assert done.stdout.strip() == taken, env
+        assert run_python(script, **env) == taken, env
