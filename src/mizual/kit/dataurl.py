@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import re
 
 from mizual.errors import InvalidInput, PayloadTooLarge
@@ -14,11 +15,13 @@ _DATA_URL = re.compile(
     re.IGNORECASE,
 )
 _WHITESPACE = re.compile(rb"\s+")
+_CHUNK_CHARS = 1 << 20  # a multiple of 4, so every slice but the last is whole base64 quanta
 
 
 def decode_image_payload(payload: str, *, max_bytes: int) -> bytes:
     """Bytes of the image. The declared MIME type is ignored: the magic bytes decide."""
     text = payload.strip()
+    start = 0
     if text[:5].lower() == "data:":
         match = _DATA_URL.match(text)
         if match is None:
@@ -27,22 +30,35 @@ def decode_image_payload(payload: str, *, max_bytes: int) -> bytes:
             )
         if not match.group("b64"):
             raise InvalidInput("image: the data URL must be base64-encoded (';base64,')")
-        text = text[match.end() :]
-    if not text:
+        start = match.end()
+    length = len(text) - start
+    if not length:
         raise InvalidInput("image: the image data is empty")
     # Base64 grows data by 4/3; refuse what cannot fit before decoding anything.
-    if len(text) > (max_bytes + 2) // 3 * 4 + 1024:
+    if length > (max_bytes + 2) // 3 * 4 + 1024:
         raise _too_large(max_bytes)
     try:
-        # Straight from the string: no ASCII copy of an upload that can be 30 MB of text.
-        data = binascii.a2b_base64(text, strict_mode=True)
+        data = _decode_in_chunks(text, start)
     except (binascii.Error, ValueError):
-        data = _decode_wrapped(text)
+        data = _decode_wrapped(text[start:])
     if len(data) > max_bytes:
         raise _too_large(max_bytes)
     if not data:
         raise InvalidInput("image: the image data is empty")
     return data
+
+
+def _decode_in_chunks(text: str, start: int) -> bytes:
+    """Strict base64 from `text[start:]`, read a slice at a time: the data after a data URL's
+    header is never copied whole (an upload can be 30 MB of text), and no ASCII copy is made."""
+    decoded = io.BytesIO()  # grown in place; getvalue() hands over its buffer, no copy
+    for offset in range(start, len(text), _CHUNK_CHARS):
+        chunk = text[offset : offset + _CHUNK_CHARS]
+        if chunk.endswith("=") and offset + _CHUNK_CHARS < len(text):
+            # Padding is the end of base64; a slice may end with it only if the text does.
+            raise binascii.Error("padding before the end of the data")
+        decoded.write(binascii.a2b_base64(chunk, strict_mode=True))
+    return decoded.getvalue()
 
 
 def _decode_wrapped(text: str) -> bytes:

@@ -78,21 +78,29 @@ def check_structure(body: bytes | bytearray) -> None:
         )
 
 
-def parse_json_body(body: bytes | bytearray) -> Any:
-    """The body's JSON value, or `InvalidInput` saying what is wrong with it."""
-    if not body.strip():
+def parse_json_body(body: bytearray) -> Any:
+    """The body's JSON value, or `InvalidInput` saying what is wrong with it.
+
+    The buffer is emptied once its text is decoded: an inline image then lives in the body's
+    text and in the value parsed from it, not also in the bytes (json.loads would hold all
+    three at once)."""
+    if not body or body.isspace():  # not strip(): a bytearray's copies even when nothing goes
         raise InvalidInput("the request body is empty; send a JSON object")
     check_structure(body)
     try:
-        return json.loads(body, object_pairs_hook=_unique_names, parse_constant=_no_constant)
+        # As json.loads decodes bytes: UTF-8 (a BOM skipped), or UTF-16/32 by their zeros.
+        text = body.decode(json.detect_encoding(body), "surrogatepass")
+    except UnicodeDecodeError:
+        raise InvalidInput("the request body is not valid JSON (it is not UTF-8 text)") from None
+    body.clear()
+    try:
+        return json.loads(text, object_pairs_hook=_unique_names, parse_constant=_no_constant)
     except RecursionError:  # not expected after check_structure; never a 500 all the same
         raise _too_deep() from None
     except json.JSONDecodeError as exc:
         raise InvalidInput(
             f"the request body is not valid JSON ({exc.msg} at character {exc.pos})"
         ) from None
-    except UnicodeDecodeError:
-        raise InvalidInput("the request body is not valid JSON (it is not UTF-8 text)") from None
     except ValueError:  # Python's limit on the digits of an integer (4300)
         raise InvalidInput(
             "the request body is not usable JSON: a number in it has too many digits"
