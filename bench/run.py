@@ -188,13 +188,10 @@ def memory_figures(folder: Path, s3: S3Server, table: Table, notes: list[str]) -
         statistics.median(distributed["api_1mp"]) <= 120,
         0,
     )
+    # No goal: issue 21's ≤ 120 MB is for 1 MP edits. A 50 MP upload sent as JSON is a 20 MB
+    # body, then the 15 MB photo and its checking decode (~33 MB), above the idle ~110 MB.
     table.add(
-        "distributed: API RSS peak after 50 MP uploads",
-        distributed["api_50mp"],
-        "MB",
-        "≤ 120 MB",
-        statistics.median(distributed["api_50mp"]) <= 120,
-        0,
+        "distributed: API RSS peak after 50 MP uploads", distributed["api_50mp"], "MB", digits=0
     )
     table.add(
         "distributed: Celery main process RSS peak", distributed["worker_main"], "MB", digits=0

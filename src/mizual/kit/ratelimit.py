@@ -13,7 +13,7 @@ import redis.asyncio
 from limits import RateLimitItem, WindowStats, parse
 from limits.aio.storage import RedisStorage as AsyncRedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter as AsyncMovingWindowRateLimiter
-from limits.storage import MemoryStorage, RedisStorage, storage_from_string
+from limits.storage import RedisStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from mizual.errors import RateLimited
@@ -133,19 +133,17 @@ class RateLimiter:
     def refund(self, rule: Rule, client: str) -> None:
         """Give back the newest request `hit` counted: it was allowed, then failed on our side.
 
-        `limits` has no such operation; its moving window is a list of timestamps, newest
-        first, in both stores (tests/test_rate_limits.py holds it to that)."""
+        `limits` has no such operation; in Redis its moving window is a list of timestamps,
+        newest first (tests/test_rate_limits.py holds it to that); in memory the store is
+        `SweptMemoryStorage`, which has one."""
         key = rule.limit.key_for(rule.name, client)
         storage = self._storage
         try:
             if isinstance(storage, RedisStorage):
                 connection: Any = storage.get_connection()  # typed by limits as a protocol
                 connection.lpop(storage.prefixed_key(key))
-            elif isinstance(storage, MemoryStorage):
-                with storage.locks[key]:
-                    events = storage.events.get(key)
-                    if events:
-                        del events[0]
+            elif isinstance(storage, SweptMemoryStorage):
+                storage.remove_newest(key)
         except Exception as exc:  # the store's client raises its own error types
             logger.warning("rate-limit store failed; a failed request stays counted: %r", exc)
 
