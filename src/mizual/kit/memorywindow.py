@@ -37,7 +37,6 @@ class SweptMemoryStorage(MemoryStorage):
     the sweep only bounds the memory (a second of requests per client and rule, at most)."""
 
     def __init__(self) -> None:
-        super().__init__()  # starts one 10 ms timer, the last one this store starts
         self._next_sweep = time.monotonic() + SWEEP_SECONDS
         self._sweeping = threading.Lock()
         # Each window's request times, oldest first, and its length in seconds (one per key:
@@ -46,6 +45,8 @@ class SweptMemoryStorage(MemoryStorage):
         self.windows: dict[str, array[float]] = {}
         self._seconds: dict[str, int] = {}
         self._windows_lock = threading.Lock()
+        # Last: it starts one 10 ms timer (the last one this store starts), whose sweep is ours.
+        super().__init__()
 
     # `MemoryStorage` calls its private `__schedule_expiry` before every count; this is that
     # name, mangled (tests/kit/test_memorywindow.py fails if `limits` renames it).
