@@ -18,6 +18,7 @@ from mizual.edits.polls import StatusPolls
 from mizual.edits.router import router as edits_router
 from mizual.errors.handlers import install_error_handlers
 from mizual.feedback.router import router as feedback_router
+from mizual.kit import heap
 from mizual.kit.bodylimit import BodySizeLimit
 from mizual.kit.dataurl import describe_bytes
 from mizual.kit.periodic import Periodic
@@ -39,6 +40,8 @@ _BODY_OVERHEAD_BYTES = 64 * 1024
 
 def create_app(settings: Settings, *, role: Role = Role.EMBEDDED) -> FastAPI:
     """`Role.EMBEDDED`: edits run in this process; `Role.API`: they go to Celery workers."""
+    if role is Role.API:
+        heap.share_arenas()  # before the server's threads start
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -70,3 +70,72 @@ def test_an_operators_own_threshold_is_left_alone() -> None:
     )
     for env, taken in (({}, "True"), ({"MALLOC_MMAP_THRESHOLD_": "65536"}, "False")):
         assert run_python(script, **env) == taken, env
+
+
+# Eight threads allocate at once; then glibc's malloc_stats() prints one "Arena N:" line per
+# arena to stderr. `setup` runs first.
+_ARENAS = """
+import ctypes
+import threading
+
+together = threading.Barrier(8)
+
+def allocate():
+    together.wait()
+    held = [bytearray(4096) for _ in range(200)]
+    together.wait()
+
+threads = [threading.Thread(target=allocate) for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+ctypes.CDLL(None).malloc_stats()
+"""
+
+
+def arenas(setup: str, **env: str) -> int:
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(setup) + _ARENAS],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", **env},
+    )
+    return sum(line.startswith("Arena ") for line in done.stderr.splitlines())
+
+
+def test_without_the_setting_threads_allocate_in_arenas_of_their_own() -> None:
+    """What share_arenas exists for (if glibc stops doing this, it may be obsolete)."""
+    assert arenas("") > 4
+
+
+def test_the_distributed_api_keeps_its_threads_to_two_arenas(tmp_path: Path) -> None:
+    """The default a user gets: `mizual api` builds its app with Role.API."""
+    setup = f"""
+    from mizual.app import create_app
+    from mizual.runtime import Role
+    from mizual.settings import load_settings
+    create_app(load_settings(data_dir={str(tmp_path)!r}), role=Role.API)
+    """
+    assert arenas(setup) == 2
+
+
+def test_embedded_mode_leaves_its_editing_threads_an_arena_each(tmp_path: Path) -> None:
+    setup = f"""
+    from mizual.app import create_app
+    from mizual.settings import load_settings
+    create_app(load_settings(data_dir={str(tmp_path)!r}))
+    """
+    assert arenas(setup) > 4
+
+
+def test_an_operators_own_arena_count_is_left_alone(tmp_path: Path) -> None:
+    setup = f"""
+    from mizual.app import create_app
+    from mizual.runtime import Role
+    from mizual.settings import load_settings
+    create_app(load_settings(data_dir={str(tmp_path)!r}), role=Role.API)
+    """
+    assert arenas(setup, MALLOC_ARENA_MAX="4") == 4
