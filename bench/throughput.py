@@ -53,6 +53,19 @@ def pollers(stack: Stack) -> list[dict[str, Any]]:
     return results
 
 
+def settled_pollers(stack: Stack) -> list[dict[str, Any]]:
+    """As `pollers`, on edits that have all finished: the API and its store alone, without the
+    workers, the database and the storage busy with edits on the same cores."""
+    image = photo_1mp()
+    results = []
+    for _ in range(ROUNDS):
+        edit_ids = submit_many(stack.url, image, POLL_EDITS)
+        with stack.client() as client:
+            wait_all(client, edit_ids, timeout=300)
+        results.append(run_pollers(stack.url, edit_ids))
+    return results
+
+
 def run_pollers(url: str, edit_ids: list[str]) -> dict[str, Any]:
     """One run of bench/pollers.py (POLLERS pollers, POLL_SECONDS) in a process of its own."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as ids:
