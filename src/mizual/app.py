@@ -39,7 +39,8 @@ _BODY_OVERHEAD_BYTES = 64 * 1024
 
 
 def create_app(settings: Settings, *, role: Role = Role.EMBEDDED) -> FastAPI:
-    """`Role.EMBEDDED`: edits run in this process; `Role.API`: they go to Celery workers."""
+    """`Role.EMBEDDED`: edits run in this process; `Role.API`: they go to Celery workers (and
+    this process's threads share two allocator arenas from here on: `kit.heap.share_arenas`)."""
     if role is Role.API:
         heap.share_arenas()  # before the server's threads start
 

@@ -38,9 +38,10 @@ def return_large_blocks_to_the_system() -> bool:
 
 
 def share_arenas(count: int = API_ARENAS) -> bool:
-    """At most `count` allocator arenas for all threads, the ones already running included.
-    For a process whose threads only check uploads: threads that edit images in parallel keep
-    an arena each, so they do not wait on one another's allocations."""
+    """No new allocator arena once `count` exist: threads that start later share them (an
+    arena made before stays), so call it before the threads start. For a process whose threads
+    only check uploads: threads that edit images in parallel had better keep an arena each, so
+    that they do not wait on one another's allocations."""
     return _set(_M_ARENA_MAX, count, operator_setting=_OPERATOR_ARENAS)
 
 
