@@ -35,7 +35,11 @@ print(rss_mb() - before)
 def run_python(script: str, **env: str) -> str:
     """The last line a fresh interpreter prints, with only `env` (and PATH) in its environment:
     glibc reads MALLOC_* at start-up, so nothing of this process's own may leak in."""
-    done = subprocess.run(
+    return fresh_interpreter(script, **env).stdout.strip().splitlines()[-1]
+
+
+def fresh_interpreter(script: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, "-c", script],
         capture_output=True,
         text=True,
@@ -43,7 +47,6 @@ def run_python(script: str, **env: str) -> str:
         timeout=120,
         env={"PATH": "/usr/bin:/bin", **env},
     )
-    return done.stdout.strip().splitlines()[-1]
 
 
 def retained_mb(setup: str) -> float:
@@ -95,15 +98,18 @@ ctypes.CDLL(None).malloc_stats()
 
 
 def arenas(setup: str, **env: str) -> int:
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(setup) + _ARENAS],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-        env={"PATH": "/usr/bin:/bin", **env},
-    )
+    done = fresh_interpreter(textwrap.dedent(setup) + _ARENAS, **env)
     return sum(line.startswith("Arena ") for line in done.stderr.splitlines())
+
+
+def app_built(tmp_path: Path, role: str) -> str:
+    """The setup of a process that built its app as `mizual serve` or `mizual api` does."""
+    return f"""
+    from mizual.app import create_app
+    from mizual.runtime import Role
+    from mizual.settings import load_settings
+    create_app(load_settings(data_dir={str(tmp_path)!r}), role=Role.{role})
+    """
 
 
 def test_without_the_setting_threads_allocate_in_arenas_of_their_own() -> None:
@@ -113,29 +119,12 @@ def test_without_the_setting_threads_allocate_in_arenas_of_their_own() -> None:
 
 def test_the_distributed_api_keeps_its_threads_to_two_arenas(tmp_path: Path) -> None:
     """The default a user gets: `mizual api` builds its app with Role.API."""
-    setup = f"""
-    from mizual.app import create_app
-    from mizual.runtime import Role
-    from mizual.settings import load_settings
-    create_app(load_settings(data_dir={str(tmp_path)!r}), role=Role.API)
-    """
-    assert arenas(setup) == 2
+    assert arenas(app_built(tmp_path, "API")) == 2
 
 
 def test_embedded_mode_leaves_its_editing_threads_an_arena_each(tmp_path: Path) -> None:
-    setup = f"""
-    from mizual.app import create_app
-    from mizual.settings import load_settings
-    create_app(load_settings(data_dir={str(tmp_path)!r}))
-    """
-    assert arenas(setup) > 4
+    assert arenas(app_built(tmp_path, "EMBEDDED")) > 4
 
 
 def test_an_operators_own_arena_count_is_left_alone(tmp_path: Path) -> None:
-    setup = f"""
-    from mizual.app import create_app
-    from mizual.runtime import Role
-    from mizual.settings import load_settings
-    create_app(load_settings(data_dir={str(tmp_path)!r}), role=Role.API)
-    """
-    assert arenas(setup, MALLOC_ARENA_MAX="4") == 4
+    assert arenas(app_built(tmp_path, "API"), MALLOC_ARENA_MAX="4") == 4
