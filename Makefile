@@ -115,6 +115,6 @@ clean:
 
 .PHONY: bench
 # Every benchmark (PostgreSQL/Redis started if down, moto S3, its own servers); appends a dated
-# section to bench/RESULTS.md. About 7 minutes on 2 cores.
+# section to bench/RESULTS.md. About 12 minutes on 2 cores.
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

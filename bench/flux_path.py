@@ -2,7 +2,8 @@
 fake BFL of tests/fakes with zero delay (`slow-ready-0`: Ready at the first poll), distributed
 mode, 1 MP JPEG, one edit at a time; minus the fake's own time for the same three calls (submit,
 poll, download) made straight from here. What is left is Mizual's: input encoding, the queue,
-database writes, the BFL client, decode and re-encode, the S3 uploads.
+database writes, the BFL client, decode and re-encode, the S3 calls. The re-encode and the S3
+calls are also timed alone, so that what remains (the queue, the writes, the BFL client) shows.
 
     python bench/flux_path.py [--edits 30]
 """
@@ -15,6 +16,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,7 @@ from tests.fakes.runner import FakeServer  # noqa: E402
 from tests.support import S3Server  # noqa: E402
 
 from mizual.kit import imaging  # noqa: E402
+from mizual.kit.storage.s3http import S3HttpStorage  # noqa: E402
 
 INSTANT = "slow-ready-0"
 
@@ -71,10 +74,40 @@ def reencode_alone(result: bytes, runs: int) -> list[float]:
     return took
 
 
+def storage_alone(s3: S3Server, *, original: bytes, result: bytes, runs: int) -> list[float]:
+    """Milliseconds of the worker's S3 calls for one edit (the original read, the result
+    written, its URL signed) made here through the same client against the same S3 server:
+    time that is the storage's (moto on loopback here, the network to S3 in production)."""
+    bucket = f"bench-alone-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(bucket)
+    env = s3.env(bucket)
+    storage = S3HttpStorage(
+        bucket=bucket,
+        endpoint_url=env["S3_ENDPOINT_URL"],
+        region=env["S3_REGION_NAME"],
+        access_key_id=env["S3_ACCESS_KEY_ID"],
+        secret_access_key=env["S3_SECRET_ACCESS_KEY"],
+        public_base_url=None,
+        presign_seconds=3600,
+    )
+    took = []
+    try:
+        storage.put("originals/alone.jpg", original, content_type="image/jpeg")
+        for run in range(runs):
+            started = time.perf_counter()
+            storage.get("originals/alone.jpg")
+            storage.put(f"results/alone-{run}.jpg", result, content_type="image/jpeg")
+            storage.url(f"results/alone-{run}.jpg")
+            took.append((time.perf_counter() - started) * 1000)
+    finally:
+        storage.close()
+    return took
+
+
 def measure(edits: int = 30) -> dict[str, Any]:
     """Per edit: submit → completed (`totals`) and that minus the fake's own p50 (`beyond`), in
-    ms; `fake` the fake's own times; `reencode` the result's decode + re-encode alone; `stages`
-    each edit's stage timings."""
+    ms; `fake` the fake's own times; `reencode` the result's decode + re-encode alone; `storage`
+    the S3 calls of an edit alone; `stages` each edit's stage timings."""
     ensure_services()
     image = photo_1mp()
     env = {
@@ -87,6 +120,8 @@ def measure(edits: int = 30) -> dict[str, Any]:
         try:
             fake, result = fake_alone(bfl.url, image, edits)
             reencode = reencode_alone(result, edits)
+            encoded = imaging.encode_result(imaging.load(result, sequential=True)).data
+            storage = storage_alone(s3, original=image, result=encoded, runs=edits)
             stack = Distributed(Path(temporary), s3, {**env, "BFL_API_URL": bfl.url})
             with started(stack):
                 stack.workers(1, 1)
@@ -105,6 +140,7 @@ def measure(edits: int = 30) -> dict[str, Any]:
         "totals": totals,
         "fake": fake,
         "reencode": reencode,
+        "storage": storage,
         "beyond": [total - fake_p50 for total in totals],
         "stages": stages,
     }
@@ -119,6 +155,7 @@ def main() -> None:
     fake_p50 = statistics.median(result["fake"])
     print(f"fake BFL alone (submit + poll + download): p50 {fake_p50:.1f} ms")
     print(f"the result's re-encode alone: p50 {statistics.median(result['reencode']):.1f} ms")
+    print(f"the S3 calls of an edit alone: p50 {statistics.median(result['storage']):.1f} ms")
     print(
         f"submit → completed: p50 {statistics.median(totals):.1f} ms, "
         f"p95 {percentile(totals, 0.95):.1f} ms"

@@ -105,6 +105,8 @@ def orchestration(folder: Path, s3: S3Server, table: Table, notes: list[str]) ->
         log("distributed, 100 pollers")
         stack.workers(1, 2, POLL_ENV)
         polls["distributed"] = throughput.pollers(stack)
+        log("distributed, 100 pollers on edits all finished")
+        settled = throughput.settled_pollers(stack)
     log("ceiling: a one-route FastAPI app, 100 pollers")
     bare = ceiling.measure()
 
@@ -158,6 +160,21 @@ def orchestration(folder: Path, s3: S3Server, table: Table, notes: list[str]) ->
             " ms, "
             f"{sum(r['warmup_stale'] for r in runs)} stale reads."
         )
+    # What bounds the distributed tail: the same API and Redis once the edits' own work no
+    # longer shares the cores with them.
+    table.add(
+        "distributed, the edits all finished: req/s (the API and Redis alone)",
+        [run["rps"] for run in settled],
+        "req/s",
+        "",
+        None,
+        0,
+    )
+    table.add(
+        "distributed, the edits all finished: … p99 latency",
+        [run["p99_ms"] for run in settled],
+        "ms",
+    )
     name = "ceiling: the same pollers on a one-route FastAPI app (bench/ceiling.py)"
     table.add(f"{name}, req/s", [run["rps"] for run in bare], "req/s", "", None, 0)
     table.add("ceiling: … p99 latency", [run["p99_ms"] for run in bare], "ms")
@@ -298,6 +315,13 @@ def flux_figures(table: Table, notes: list[str]) -> None:
     fake = [took for run in runs for took in run["fake"]]
     reencode = [statistics.median(run["reencode"]) for run in runs]
     table.add("FLUX path: … of which the result's decode + re-encode alone, p50", reencode, "ms")
+    storage = [statistics.median(run["storage"]) for run in runs]
+    table.add("FLUX path: … of which the S3 calls alone (moto on loopback), p50", storage, "ms")
+    table.add(
+        "FLUX path: … beyond the fake, the re-encode and the S3 calls, p50",
+        [p50 - r - s for p50, r, s in zip(p50s, reencode, storage, strict=True)],
+        "ms",
+    )
     notes.append(
         f"FLUX path: the fake alone {statistics.median(fake):.1f} ms p50; stage medians over all "
         f"{len(stages)} edits (ms): "
