@@ -41,7 +41,8 @@ from tests.fakes.runner import FakeServer  # noqa: E402
 from tests.support import S3Server  # noqa: E402
 
 from mizual.kit import imaging  # noqa: E402
-from mizual.kit.storage.s3http import S3HttpStorage  # noqa: E402
+from mizual.runtime import build_storage  # noqa: E402
+from mizual.settings import load_settings  # noqa: E402
 
 INSTANT = "slow-ready-0"
 
@@ -80,16 +81,9 @@ def storage_alone(s3: S3Server, *, original: bytes, result: bytes, runs: int) ->
     time that is the storage's (moto on loopback here, the network to S3 in production)."""
     bucket = f"bench-alone-{uuid.uuid4().hex[:10]}"
     s3.create_bucket(bucket)
-    env = s3.env(bucket)
-    storage = S3HttpStorage(
-        bucket=bucket,
-        endpoint_url=env["S3_ENDPOINT_URL"],
-        region=env["S3_REGION_NAME"],
-        access_key_id=env["S3_ACCESS_KEY_ID"],
-        secret_access_key=env["S3_SECRET_ACCESS_KEY"],
-        public_base_url=None,
-        presign_seconds=3600,
-    )
+    # The worker's own client, built as the worker builds it from the same variables.
+    variables = {name.lower(): value for name, value in s3.env(bucket).items()}
+    storage = build_storage(load_settings(**variables))
     took = []
     try:
         storage.put("originals/alone.jpg", original, content_type="image/jpeg")
