@@ -4,6 +4,7 @@ says what must run, and an attempt that was taken over writes nothing more."""
 from __future__ import annotations
 
 import multiprocessing
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -144,6 +145,65 @@ def test_a_worker_taken_over_mid_edit_stores_no_result_and_no_final_state(
     assert record.result_key is None
     assert record.finished_at is None
     assert runtime.edit_status.read(edit_uuid)["status"] == "processing"
+    # The first attempt uploaded its result while its write of the upload's start went on
+    # (and found the edit taken over): that result is deleted, not left behind in storage.
+    assert stored_results(runtime) == []
+
+
+def stored_results(runtime: Runtime) -> list[str]:
+    root = runtime.storage.root  # type: ignore[attr-defined]
+    return sorted(str(path.relative_to(root)) for path in root.rglob("results/*") if path.is_file())
+
+
+class PollingAfterATakeover:
+    """A paid editor that submits a task, and finds the edit taken over by another worker
+    before the task is recorded; then polls, asking before each poll whether to go on."""
+
+    name = "polling"
+
+    def __init__(self, runtime: Runtime, edit_uuid: UUID) -> None:
+        self.runtime = runtime
+        self.edit_uuid = edit_uuid
+        self.polls = 0
+
+    def edit(self, request: EditRequest) -> EditOutcome:
+        age(self.runtime, self.edit_uuid, lease_expires_at=utcnow() - timedelta(seconds=1))
+        assert self.runtime.edit_status.start_attempt(self.edit_uuid, lease_seconds=LEASE)
+        request.record_task({"provider": self.name, "id": "task-of-attempt-1"})
+        for _ in range(200):
+            request.stop_if_cancelled()
+            self.polls += 1
+            time.sleep(0.01)
+        raise AssertionError("the editor was never told that the edit was taken over")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_task_record_that_finds_the_edit_taken_over_stops_the_polls(
+    runtime: Runtime,
+) -> None:
+    edit_uuid = new_edit(runtime)
+    editor = PollingAfterATakeover(runtime, edit_uuid)
+    pipeline = Pipeline(
+        settings=runtime.settings,
+        status=runtime.edit_status,
+        storage=runtime.storage,
+        editor=editor,
+        enhancer=UnchangedPrompt("off in tests"),
+        sleep=lambda _seconds: None,
+    )
+    try:
+        pipeline.run(edit_uuid)
+    finally:
+        pipeline.close()
+
+    # The record is written while the polls go on; once it is found fenced off, the next
+    # check stops them (within a few polls, not the 200 of a task never heard of again).
+    assert editor.polls < 50
+    record = runtime.edits.get(edit_uuid)
+    assert (record.status, record.attempts, record.provider_task) == ("processing", 2, None)
+    assert stored_results(runtime) == []
 
 
 def test_leases_are_renewed_while_held_and_found_lost_once_taken_over(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
@@ -63,6 +63,11 @@ _OUTAGE_BACKOFF = (0.25, 0.5, 1.0, 2.0)
 
 # How often a stage that waits (for the LLM) asks whether the edit was cancelled.
 _CANCEL_CHECK_SECONDS = 0.25
+# The stages whose start is written while their work goes on, rather than before it: their work
+# is harmless should the write find the edit taken over (reading the original; uploading the
+# result under this attempt's own key, deleted then). A paid call (the LLM, the editing
+# service) is never sent before the write that proves this attempt still runs the edit.
+_STARTS_OVERLAP = frozenset({Stage.FETCHING_IMAGE, Stage.UPLOADING_RESULT})
 
 T = TypeVar("T")
 
@@ -84,6 +89,9 @@ class _Work:
     # What rides on the next write instead of a write of its own, because the next stage's
     # start follows at once: the enhanced prompt (already in `record`), the result's key.
     carried: dict[str, Any] = field(default_factory=dict)
+    # A write still going on beside the stage's work (`Pipeline._start_write`): every later
+    # write waits for it first, so the edit's states are written in their order.
+    pending: Future[EditRecord] | None = None
 
 
 class Pipeline:
@@ -117,6 +125,11 @@ class Pipeline:
             max_workers=max(settings.max_workers, settings.celery_concurrency),
             thread_name_prefix="prompt-enhancer",
         )
+        # At most one write per edit at a time (`_Work.pending`): one thread per running edit.
+        self._overlapped_writes = ThreadPoolExecutor(
+            max_workers=max(settings.max_workers, settings.celery_concurrency),
+            thread_name_prefix="edit-writes",
+        )
         self._stages: dict[Stage, Callable[[_Work], None]] = {
             Stage.INITIALIZATION: self._initialize,
             Stage.ENHANCING_PROMPT: self._enhance_prompt,
@@ -146,7 +159,11 @@ class Pipeline:
         work = _Work(record, attempt=record.attempts)
         try:
             with self.leases.hold(edit_uuid, attempt=work.attempt) as lease:
-                self._run_stages(work, lease)
+                try:
+                    self._run_stages(work, lease)
+                finally:
+                    # Nothing of this attempt is written after it has stopped.
+                    self._settle_pending(work)
         except (LeaseLost, EditCancelled):
             self._discard_unwritten_result(work)
             if self._is_cancelled(work):
@@ -159,7 +176,10 @@ class Pipeline:
             )
 
     def _is_cancelled(self, work: _Work) -> bool:
-        """Asked by the providers before each request while they wait, and between stages."""
+        """Asked by the providers before each request while they wait, and between stages.
+        A write started beside the work that has failed meanwhile raises its error here."""
+        if work.pending is not None and work.pending.done():
+            self._finish_pending(work)
         try:
             # Deleted (DELETE /edit/{uuid}) means cancelled first, then erased: stop as well.
             status = self.status.repository.status_of(work.record.uuid)
@@ -171,6 +191,7 @@ class Pipeline:
     def close(self) -> None:
         self.leases.close()
         self._llm_calls.shutdown(wait=False, cancel_futures=True)
+        self._overlapped_writes.shutdown(wait=True)
 
     def _run_stages(self, work: _Work, lease: Lease) -> None:
         timings = dict(work.record.stage_timings or {})
@@ -185,8 +206,10 @@ class Pipeline:
             if not self._waits(stage, work):
                 work.carried["stage_timings"] = dict(timings)
             elif work.record.processing_stage != stage.value or work.carried:
-                self._write(
-                    work, durable=False, processing_stage=stage.value, stage_timings=timings
+                write = self._start_write if stage in _STARTS_OVERLAP else self._write
+                # A copy: this loop adds the stage's own duration while the write may go on.
+                write(
+                    work, durable=False, processing_stage=stage.value, stage_timings=dict(timings)
                 )
             started = time.perf_counter()
             try:
@@ -226,9 +249,31 @@ class Pipeline:
 
     def _write(self, work: _Work, *, durable: bool = True, **values: Any) -> None:
         """Record a change of this attempt's edit; LeaseLost if another attempt runs it now."""
+        self._finish_pending(work)
         changes = {**work.carried, **values}
         # A result's key rides on a progress write: that write must then be waited for on disk.
         durable = durable or "result_key" in work.carried
+        work.record = self._record(work, durable=durable, changes=changes)
+        # Only once written: a result's key still carried is the result to delete should the
+        # attempt stop here (`_discard_unwritten_result`).
+        work.carried = {}
+
+    def _start_write(self, work: _Work, *, durable: bool = True, **values: Any) -> None:
+        """`_write`, on a thread of its own while the caller goes on: its errors (LeaseLost,
+        HandedBack) are raised by the next write, or by the next cancel check
+        (`_is_cancelled`). A result's key is never written so: it must be written before the
+        attempt goes on."""
+        if "result_key" in work.carried:
+            self._write(work, durable=durable, **values)
+            return
+        self._finish_pending(work)
+        changes = {**work.carried, **values}
+        work.carried = {}
+        work.pending = self._overlapped_writes.submit(
+            self._record, work, durable=durable, changes=changes
+        )
+
+    def _record(self, work: _Work, *, durable: bool, changes: dict[str, Any]) -> EditRecord:
         updated = self._through_outages(
             lambda: self.status.change(
                 work.record.uuid, attempt=work.attempt, durable=durable, **changes
@@ -237,8 +282,21 @@ class Pipeline:
         )
         if updated is None:
             raise LeaseLost(f"edit {work.record.uuid}: attempt {work.attempt} was taken over")
-        work.record = updated
-        work.carried = {}
+        return updated
+
+    def _finish_pending(self, work: _Work) -> None:
+        """Wait for the write started beside the work, and raise what it raised."""
+        pending, work.pending = work.pending, None
+        if pending is not None:
+            work.record = pending.result()
+
+    def _settle_pending(self, work: _Work) -> None:
+        """Wait for a write still going on when the attempt stops for another reason, which
+        is the one raised."""
+        try:
+            self._finish_pending(work)
+        except Exception as exc:
+            logger.debug("edit %s: an overlapped write failed: %r", work.record.uuid, exc)
 
     def _waits(self, stage: Stage, work: _Work) -> bool:
         """Whether the stage may take long enough for a poll to see it. Enhancement that is
@@ -362,7 +420,8 @@ class Pipeline:
             prompt=work.record.prompt,
             enhanced_prompt=work.record.enhanced_prompt,
             task=work.record.provider_task,
-            record_task=lambda task: self._write(work, provider_task=task),
+            # Written while the provider goes on to its first poll (a few ms sooner).
+            record_task=lambda task: self._start_write(work, provider_task=task),
             cancelled=lambda: self._is_cancelled(work),
         )
         try:

@@ -66,8 +66,9 @@ class EditRequest:
     # The task an earlier attempt of this edit started: a provider that charges per task
     # follows it rather than start (and charge for) another, as long as it can still be fetched.
     task: ProviderTask | None = None
-    # Called with a new task as soon as the provider has accepted it, before it is waited on;
-    # it returns once the task is recorded.
+    # Called with a new task as soon as the provider has accepted it, before it is waited on.
+    # It may return before the task is written (the pipeline writes it while the provider
+    # polls); a failure to write it is raised by a later `stop_if_cancelled`.
     record_task: Callable[[ProviderTask], None] = _forget
     # True once the edit has been cancelled: a provider that waits (polls) asks before each
     # request it sends and then raises EditCancelled instead.

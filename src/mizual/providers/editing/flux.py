@@ -107,8 +107,8 @@ class FluxEditingProvider:
                 task_id, data = resumed
             else:
                 task_id, polling_url = self._submit(request, deadline)
-                # Recorded before the wait: should this worker die now, the next attempt
-                # follows this task instead of paying for a second one.
+                # Recorded as the wait begins: should this worker die once it is written, the
+                # next attempt follows this task instead of paying for a second one.
                 request.record_task({"provider": self.name, "id": task_id, "url": polling_url})
                 sample_url = self._wait_until_ready(
                     request, task_id, polling_url, deadline, submitted=time.monotonic()
