@@ -22,7 +22,7 @@ from mizual.kit.db.engine import build_engine
 from mizual.kit.db.migrate import upgrade
 from mizual.kit.db.tables import edits, utcnow
 from mizual.kit.db.timing import OperationTimings
-from mizual.providers.editing.base import EditOutcome, EditRequest
+from mizual.providers.editing.base import EditingProvider, EditOutcome, EditRequest
 from mizual.providers.editing.local import LocalEditingProvider
 from mizual.providers.prompting.base import UnchangedPrompt
 from mizual.runtime import Role, Runtime, build_runtime
@@ -130,15 +130,7 @@ def test_a_worker_taken_over_mid_edit_stores_no_result_and_no_final_state(
     runtime: Runtime,
 ) -> None:
     edit_uuid = new_edit(runtime)
-    pipeline = Pipeline(
-        settings=runtime.settings,
-        status=runtime.edit_status,
-        storage=runtime.storage,
-        editor=TakenOverMidEdit(runtime, edit_uuid),
-        enhancer=UnchangedPrompt("off in tests"),
-        sleep=lambda _seconds: None,
-    )
-    pipeline.run(edit_uuid)
+    run_with(runtime, TakenOverMidEdit(runtime, edit_uuid), edit_uuid)
 
     record = runtime.edits.get(edit_uuid)
     assert (record.status, record.attempts) == ("processing", 2)  # the second attempt's to finish
@@ -148,6 +140,22 @@ def test_a_worker_taken_over_mid_edit_stores_no_result_and_no_final_state(
     # The first attempt uploaded its result while its write of the upload's start went on
     # (and found the edit taken over): that result is deleted, not left behind in storage.
     assert stored_results(runtime) == []
+
+
+def run_with(runtime: Runtime, editor: EditingProvider, edit_uuid: UUID) -> None:
+    """One run of the edit by a pipeline of the runtime's with this editor."""
+    pipeline = Pipeline(
+        settings=runtime.settings,
+        status=runtime.edit_status,
+        storage=runtime.storage,
+        editor=editor,
+        enhancer=UnchangedPrompt("off in tests"),
+        sleep=lambda _seconds: None,
+    )
+    try:
+        pipeline.run(edit_uuid)
+    finally:
+        pipeline.close()
 
 
 def stored_results(runtime: Runtime) -> list[str]:
@@ -185,18 +193,7 @@ def test_a_task_record_that_finds_the_edit_taken_over_stops_the_polls(
 ) -> None:
     edit_uuid = new_edit(runtime)
     editor = PollingAfterATakeover(runtime, edit_uuid)
-    pipeline = Pipeline(
-        settings=runtime.settings,
-        status=runtime.edit_status,
-        storage=runtime.storage,
-        editor=editor,
-        enhancer=UnchangedPrompt("off in tests"),
-        sleep=lambda _seconds: None,
-    )
-    try:
-        pipeline.run(edit_uuid)
-    finally:
-        pipeline.close()
+    run_with(runtime, editor, edit_uuid)
 
     # The record is written while the polls go on; once it is found fenced off, the next
     # check stops them (within a few polls, not the 200 of a task never heard of again).
