@@ -10,7 +10,7 @@ from uuid import UUID
 
 import psycopg
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import OperationalError
 
 from mizual.edits.repository import EditRepository
@@ -98,6 +98,41 @@ def test_every_write_hands_back_the_edit_as_a_read_sees_it(repository: EditRepos
     # A finished edit is not started again.
     assert repository.start_attempt(child_uuid, lease_seconds=30) is None
     assert repository.update(uuid.uuid4(), processing_stage="x") is None
+
+
+def test_a_chain_is_read_in_one_statement_along_the_newest_line(
+    repository: EditRepository,
+) -> None:
+    root = _create(repository)
+    middle = _create(repository, parent=root, position=2)
+    older_branch = _create(repository, parent=middle, position=3)
+    newer_branch = _create(repository, parent=middle, position=3)
+    below_newer = _create(repository, parent=newer_branch, position=4)
+    deleted = _create(repository, parent=newer_branch, position=4)  # newer, but deleted
+    repository.update(deleted, status="deleted")
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(repository.engine, "before_cursor_execute", count)
+    try:
+        from_root = [record.uuid for record in repository.chain(root)]
+    finally:
+        event.remove(repository.engine, "before_cursor_execute", count)
+
+    newest_line = [root, middle, newer_branch, below_newer]
+    assert from_root == newest_line
+    assert len(statements) == 1, statements
+    assert [record.uuid for record in repository.chain(below_newer)] == newest_line
+    assert [record.uuid for record in repository.chain(older_branch)] == [
+        root,
+        middle,
+        older_branch,
+    ]
+    lone = _create(repository)
+    assert [record.uuid for record in repository.chain(lone)] == [lone]
+    assert repository.chain(uuid.uuid4()) == []
 
 
 def test_a_progress_write_leaves_the_connection_durable(
