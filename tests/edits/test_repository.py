@@ -11,7 +11,7 @@ from uuid import UUID
 import psycopg
 import pytest
 from sqlalchemy import Engine, event, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from mizual.edits.repository import EditRepository
 from mizual.kit.db import engine as engine_module
@@ -98,6 +98,26 @@ def test_every_write_hands_back_the_edit_as_a_read_sees_it(repository: EditRepos
     # A finished edit is not started again.
     assert repository.start_attempt(child_uuid, lease_seconds=30) is None
     assert repository.update(uuid.uuid4(), processing_stage="x") is None
+
+
+def test_an_edit_is_created_with_its_chain_row_or_not_at_all(
+    repository: EditRepository,
+) -> None:
+    unknown_parent = uuid.uuid4()
+    edit_uuid = uuid.uuid4()
+    with pytest.raises(IntegrityError):
+        repository.create(
+            values={
+                "uuid": edit_uuid,
+                "prompt": "flip it",
+                "original_key": "results/x.jpg",
+                "original_image_url": "/images/results/x.jpg",
+            },
+            parent_edit_uuid=unknown_parent,  # the chain row's foreign key refuses it
+            chain_position=2,
+        )
+    assert repository.get(edit_uuid) is None
+    assert repository.list_unfinished() == []
 
 
 def test_a_chain_is_read_in_one_statement_along_the_newest_line(
