@@ -1,15 +1,18 @@
 """The status cache's two guarantees, against a real Redis and the in-memory cache alike: a
-version never replaces a newer one, and nothing written before a Redis restart is served."""
+version never replaces a newer one, and nothing written before a Redis restart is served; and
+the write that also publishes the status to its event streams."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Iterator
 
 import pytest
 import redis
 
+from mizual.kit.broadcast import Broadcast
 from mizual.kit.cache import Cache, MemoryCache
 from mizual.kit.rediscache import RedisCache
 
@@ -95,3 +98,46 @@ def test_the_event_loop_reader_knows_the_server_run_too(redis_url: str) -> None:
         assert asyncio.run(read()) == ({"v": 1}, None)
     finally:
         cache.close()
+
+
+def test_put_and_publish_announces_what_it_stored_after_storing_it(redis_url: str) -> None:
+    """One script writes the status and publishes it: a subscriber gets the stored JSON, and
+    the entry is there when the message arrives. An older version is published but not stored
+    (as the separate write and publish did)."""
+    cache = RedisCache(redis_url)
+    listener = redis.Redis.from_url(redis_url).pubsub()
+    listener.subscribe("test-events:k")
+    assert listener.get_message(timeout=2)["type"] == "subscribe"  # type: ignore[index]
+    try:
+        newer = {"stage": "ai", "prompt": "café ☕, warmer light"}
+        assert cache.put_and_publish(
+            "k", newer, version=2, ttl_seconds=TTL, channel="test-events:k"
+        )
+        message = listener.get_message(timeout=2)
+        assert message is not None
+        assert message["type"] == "message"
+        assert json.loads(message["data"]) == newer
+        assert cache.get("k") == newer
+
+        older = {"stage": "init"}
+        assert not cache.put_and_publish(
+            "k", older, version=1, ttl_seconds=TTL, channel="test-events:k"
+        )
+        message = listener.get_message(timeout=2)
+        assert message is not None
+        assert json.loads(message["data"]) == older
+        assert cache.get("k") == newer
+    finally:
+        listener.close()
+        cache.close()
+
+
+def test_a_broadcast_names_its_redis_channel_only_for_its_own_redis(redis_url: str) -> None:
+    through_redis = Broadcast.from_url(redis_url, prefix="mizual:events:")
+    in_process = Broadcast.from_url(None, prefix="mizual:events:")
+    try:
+        assert through_redis.redis_channel("e1", url=redis_url) == "mizual:events:e1"
+        assert through_redis.redis_channel("e1", url="redis://127.0.0.1:1/0") is None
+        assert in_process.redis_channel("e1", url=redis_url) is None
+    finally:
+        through_redis.close()

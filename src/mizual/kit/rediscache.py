@@ -32,26 +32,33 @@ logger = logging.getLogger(__name__)
 _KEY_PREFIX = "c2:"
 _RUN_ID = re.compile(rb"run_id:([0-9a-f]+)")
 
-# KEYS[1]; ARGV: version ("" for none), json, ttl seconds, mode. The server stamps the entry with
-# its own run_id (a process's idea of it may be a run behind, just when it matters). Mode
-# "always": stored. "newer": unless the entry of this run holds this version or a newer one.
-# "fill": the same, and never over an unversioned entry of this run (the marker that a change is
-# being written), nor, for an unversioned value, over any entry of this run (`add`).
+# KEYS[1]; ARGV: version ("" for none), json, ttl seconds, mode, channel ("" for none). The server
+# stamps the entry with its own run_id (a process's idea of it may be a run behind, just when it
+# matters). Mode "always": stored. "newer": unless the entry of this run holds this version or a
+# newer one. "fill": the same, and never over an unversioned entry of this run (the marker that a
+# change is being written), nor, for an unversioned value, over any entry of this run (`add`).
+# A channel: the json is then published on it, stored or not, after the entry (`put_and_publish`).
 _PUT = """
 local run_id = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
 local current = redis.call('GET', KEYS[1])
+local stored = 1
 if current and ARGV[4] ~= 'always' then
   local held_run, held_version = string.match(current, '^([^|]*)|([^|]*)|')
   if held_run == run_id then
     if held_version == '' or ARGV[1] == '' then
-      if ARGV[4] == 'fill' then return 0 end
+      if ARGV[4] == 'fill' then stored = 0 end
     elseif tonumber(held_version) >= tonumber(ARGV[1]) then
-      return 0
+      stored = 0
     end
   end
 end
-redis.call('SET', KEYS[1], run_id .. '|' .. ARGV[1] .. '|' .. ARGV[2], 'EX', ARGV[3])
-return 1
+if stored == 1 then
+  redis.call('SET', KEYS[1], run_id .. '|' .. ARGV[1] .. '|' .. ARGV[2], 'EX', ARGV[3])
+end
+if ARGV[5] ~= '' then
+  redis.call('PUBLISH', ARGV[5], ARGV[2])
+end
+return stored
 """
 
 
@@ -172,10 +179,23 @@ class RedisCache:
         mode = "fill" if fill else "newer"
         return self._run_put(key, value, version=str(version), ttl_seconds=ttl_seconds, mode=mode)
 
-    def _run_put(self, key: str, value: Any, *, version: str, ttl_seconds: int, mode: str) -> bool:
+    def put_and_publish(
+        self, key: str, value: Any, *, version: int, ttl_seconds: int, channel: str
+    ) -> bool:
+        """`put_versioned` (not a fill), then the value published on the Redis channel, stored
+        or not: one round trip and one encoding for both, in this order (a subscriber that
+        reads the entry on a message finds at least that version)."""
+        return self._run_put(
+            key, value, version=str(version), ttl_seconds=ttl_seconds, mode="newer", channel=channel
+        )
+
+    def _run_put(
+        self, key: str, value: Any, *, version: str, ttl_seconds: int, mode: str, channel: str = ""
+    ) -> bool:
         try:
             stored = self._put(
-                keys=[_KEY_PREFIX + key], args=[version, _dump(value), ttl_seconds, mode]
+                keys=[_KEY_PREFIX + key],
+                args=[version, _dump(value), ttl_seconds, mode, channel],
             )
         except redis.RedisError as exc:
             self._warn("write", exc)

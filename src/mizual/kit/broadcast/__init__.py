@@ -54,6 +54,14 @@ class Broadcast:
         except Exception:
             logger.exception("could not publish to %s", topic)
 
+    def redis_channel(self, topic: str, *, url: str) -> str | None:
+        """The Redis channel `publish(topic)` sends on when it publishes through the Redis at
+        `url`, else None: a caller already writing to that Redis may publish the message in
+        the same round trip (`RedisCache.put_and_publish`)."""
+        if isinstance(self._publisher, RedisPublisher) and self._publisher.url == url:
+            return self._publisher.prefix + topic
+        return None
+
     @contextlib.asynccontextmanager
     async def subscribe(self, topic: str) -> AsyncIterator[Subscription]:
         """Inside the event loop; what is published after entry is delivered."""

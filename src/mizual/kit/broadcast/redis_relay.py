@@ -28,6 +28,7 @@ class RedisPublisher:
     """Publishes on the channel `prefix + topic`; Redis trouble is logged, never raised."""
 
     def __init__(self, url: str, *, prefix: str, timeout_seconds: float = 0.5) -> None:
+        self.url = url
         self.prefix = prefix
         self._client = redis.Redis.from_url(
             url, socket_timeout=timeout_seconds, socket_connect_timeout=timeout_seconds
