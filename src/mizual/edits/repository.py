@@ -223,7 +223,9 @@ def _update_statement(columns: tuple[str, ...], *, fenced: bool, async_commit: b
     return query.returning(_ASYNC_COMMIT) if async_commit else query
 
 
-def _insert_edit_values(columns: tuple[str, ...]) -> dict[str, Any]:
+@functools.lru_cache(maxsize=16)
+def _insert_edit(columns: tuple[str, ...]) -> Insert:
+    """`create`'s insert of the edit for these columns, built once (as `_update_statement`)."""
     values: dict[str, Any] = {
         name: bindparam(f"new_{name}", type_=edits.c[name].type) for name in columns
     }
@@ -238,13 +240,7 @@ def _insert_edit_values(columns: tuple[str, ...]) -> dict[str, Any]:
         dispatched_at=None,
         stage_timings={},
     )
-    return values
-
-
-@functools.lru_cache(maxsize=16)
-def _insert_edit(columns: tuple[str, ...]) -> Insert:
-    """`create`'s insert of the edit for these columns, built once (as `_update_statement`)."""
-    return insert(edits).values(_insert_edit_values(columns)).returning(*edits.c)
+    return insert(edits).values(values).returning(*edits.c)
 
 
 _CHAIN_ROW = {
@@ -261,8 +257,7 @@ def _create_statement(columns: tuple[str, ...]) -> Select[Any]:
     """`create` on PostgreSQL: the edit's insert and the chain row's in one statement. The
     chain row's foreign key is checked at the statement's end, when the edit's row is there."""
     created = _insert_edit(columns).cte("created")
-    linked = insert(edit_chains).values(_CHAIN_ROW).cte("linked")
-    return select(created).add_cte(linked)
+    return select(created).add_cte(_INSERT_CHAIN_ROW.cte("linked"))
 
 
 @functools.lru_cache(maxsize=4)

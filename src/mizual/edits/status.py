@@ -192,19 +192,9 @@ class EditStatusStore:
         """Write the edit's current state through to the cache, then tell its event streams
         (the same view, after the cache has it). Called after every change."""
         topic = str(record.uuid)
-        if isinstance(self.cache, RedisCache) and (
-            channel := self.broadcast.redis_channel(topic, url=self.cache.url)
-        ):
-            view = self.view(record)
-            self.cache.put_and_publish(
-                self._status_key(record.uuid),
-                view,
-                version=record.version,
-                ttl_seconds=STATUS_TTL_SECONDS,
-                channel=channel,
-            )
-        else:
-            view = self._cache_view(record, fill=False)
+        channel = self._events_channel(topic)
+        view = self._cache_view(record, fill=False, channel=channel)
+        if channel is None:  # else the cache's write published it
             self.broadcast.publish(topic, view)
         # Only edits with a webhook_url cost the listener anything; it never fails the change.
         if self._listener is not None and record.webhook_url is not None:
@@ -228,15 +218,24 @@ class EditStatusStore:
         # A fill: a worker's newer state, or its marker, written meanwhile, wins over this read.
         return self._cache_view(record, fill=True)
 
-    def _cache_view(self, record: EditRecord, *, fill: bool) -> View:
+    def _events_channel(self, topic: str) -> str | None:
+        """The Redis channel of the topic's events when the cache's own Redis carries them: the
+        cache's write then publishes the view too (`RedisCache.put_and_publish`)."""
+        if isinstance(self.cache, RedisCache):
+            return self.broadcast.redis_channel(topic, url=self.cache.url)
+        return None
+
+    def _cache_view(self, record: EditRecord, *, fill: bool, channel: str | None = None) -> View:
         view = self.view(record)
-        self.cache.put_versioned(
-            self._status_key(record.uuid),
-            view,
-            version=record.version,
-            ttl_seconds=STATUS_TTL_SECONDS,
-            fill=fill,
-        )
+        key, version = self._status_key(record.uuid), record.version
+        if channel is not None and isinstance(self.cache, RedisCache):
+            self.cache.put_and_publish(
+                key, view, version=version, ttl_seconds=STATUS_TTL_SECONDS, channel=channel
+            )
+        else:
+            self.cache.put_versioned(
+                key, view, version=version, ttl_seconds=STATUS_TTL_SECONDS, fill=fill
+            )
         return view
 
     def _member_views(self, members: list[UUID]) -> list[View] | None:
